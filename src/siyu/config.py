@@ -1,0 +1,91 @@
+"""The one settings class. Nothing else in siyu reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BindingMode = Literal["first_bind_wins", "new_users_only", "override"]
+JobsBackend = Literal["embedded", "redis", "postgresql", "memory"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIYU_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Secrets: when unset they are generated once and kept in data_dir (never in the repo).
+    secret_key: str | None = None
+    encryption_key: str | None = None
+
+    jobs_backend: JobsBackend = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jobs_workers: int = Field(default=2, ge=1, le=64)
+
+    # Business policy defaults (product.md §3).
+    platform_take_bp: int = Field(default=1000, ge=0, le=10000)
+    binding_mode: BindingMode = "first_bind_wins"
+
+    login_rate_limit: str = "10/minute"
+    login_rate_limit_storage: str = "memory://"
+    session_max_age_seconds: int = 7 * 24 * 3600
+    upload_max_bytes: int = 5 * 1024 * 1024
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'siyu.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def _persistent_secret(self, name: str, factory: type[object] | None = None) -> str:
+        path = self.data_dir / name
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = Fernet.generate_key().decode() if factory is Fernet else secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def resolved_secret_key(self) -> str:
+        return self.secret_key or self._persistent_secret("secret.key")
+
+    @property
+    def resolved_encryption_key(self) -> str:
+        return self.encryption_key or self._persistent_secret("encryption.key", Fernet)
+
+    @property
+    def upload_dir(self) -> Path:
+        path = self.data_dir / "uploads"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+_current: list[Settings] = []
+
+
+def current_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    if not _current:
+        _current.append(Settings())
+    return _current[0]
+
+
+def configure(settings: Settings) -> Settings:
+    """Replace the process-wide settings (the CLI's options, tests)."""
+    _current.clear()
+    _current.append(settings)
+    return settings

@@ -1,0 +1,1 @@
+"""Promoter jobs (declared with siyu.jobs)."""

@@ -44,7 +44,9 @@ def build_engine(url: str, **options: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
+    if "poolclass" not in options:
+        options.update(pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 class Database:

@@ -96,3 +96,29 @@ class TestApiTokens:
         response = api_as(operator).get("/api/v1/users")
         assert response.status_code == 403
         assert response.json()["error"] == "permission_denied"
+
+
+class TestOneCommitPerRequest:
+    def test_failed_commit_is_an_error_response_not_ok(self, app: Any, admin: Principal) -> None:
+        from fastapi.testclient import TestClient
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        from siyu.db import get_database
+
+        def fail(_session: Session) -> None:
+            raise RuntimeError("disk full")
+
+        maker = get_database().sessions
+        event.listen(maker, "before_commit", fail)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as api:
+                response = api.post(
+                    "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+                )
+        finally:
+            event.remove(maker, "before_commit", fail)
+        assert response.status_code == 500
+        from siyu.models import ApiToken
+
+        assert count_rows(get_database(), ApiToken) == 0

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
+from siyu.models import Role
+from siyu.overview.service import overview
 from siyu.web.deps import ConsoleUser, DbSession, render
 
 router = APIRouter(include_in_schema=False)
@@ -10,4 +12,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/console")
 def dashboard(request: Request, user: ConsoleUser, session: DbSession) -> Response:
-    return render(request, "console/dashboard.html", {}, user=user)
+    if user.role == Role.PROMOTER:
+        return RedirectResponse("/h5/me", status_code=303)
+    return render(
+        request, "console/dashboard.html", {"overview": overview(session, user)}, user=user
+    )

@@ -50,7 +50,9 @@ def db_session() -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": the commit happens when the route returns, before the response is sent, so a
+# failed commit is an error response and never a false "200 OK".
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 class LoginRequired(Exception):

@@ -97,7 +97,7 @@ def settings(tmp_path: Path, db_url: str) -> Iterator[Settings]:
         )
     )
     ratelimit.reset()
-    yield value
+    return value
 
 
 @pytest.fixture

@@ -107,9 +107,13 @@ def create_app(settings: Settings | None = None, run_jobs: bool | None = None) -
             return JSONResponse(
                 {"error": code, "detail": str(error.detail)}, status_code=error.status_code
             )
-        message = "页面不存在，请检查链接是否正确。" if error.status_code == 404 else "请求无法处理。"
+        message = (
+            "页面不存在，请检查链接是否正确。" if error.status_code == 404 else "请求无法处理。"
+        )
         return render(
-            request, "error.html", {"status": error.status_code, "message": message},
+            request,
+            "error.html",
+            {"status": error.status_code, "message": message},
             status_code=error.status_code,
         )
 
@@ -129,5 +133,7 @@ def create_app(settings: Settings | None = None, run_jobs: bool | None = None) -
         return {"status": "ok", "version": __version__}
 
     if not (STATIC_DIR / "vendor" / "bootstrap.min.css").exists():
-        logger.warning("console styles missing: run `npm ci && npm run vendor` (scripts/setup does)")
+        logger.warning(
+            "console styles missing: run `npm ci && npm run vendor` (scripts/setup does)"
+        )
     return app

@@ -96,9 +96,9 @@ class JobQueue:
 
     def _register(self, spec: JobSpec) -> None:
         if spec.schedule is not None:
-            self.tasks[spec.name] = self.huey.periodic_task(crontab(**spec.schedule), name=spec.name)(
-                spec.function
-            )
+            self.tasks[spec.name] = self.huey.periodic_task(
+                crontab(**spec.schedule), name=spec.name
+            )(spec.function)
         else:
             self.tasks[spec.name] = self.huey.task(
                 name=spec.name, retries=spec.retries, retry_delay=spec.retry_delay
@@ -131,7 +131,11 @@ class JobQueue:
         if self._consumer is not None:
             return
         self._consumer = _EmbeddedConsumer(
-            self.huey, workers=workers, worker_type="thread", periodic=True, check_worker_health=False
+            self.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=True,
+            check_worker_health=False,
         )
         self._consumer.start()
 

@@ -68,7 +68,9 @@ class TestApiTokens:
         from fastapi.testclient import TestClient
 
         with TestClient(app) as api:
-            response = api.post("/api/v1/auth/token", json={"username": "admin", "password": PASSWORD})
+            response = api.post(
+                "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+            )
             assert response.status_code == 200
             token = response.json()["token"]
             me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})

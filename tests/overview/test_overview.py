@@ -52,29 +52,47 @@ def _seed(session: Session) -> tuple[Merchant, Merchant]:
     session.add_all(
         [
             CouponBatch(
-                merchant=orchard, name="满59减10", face_value_fen=1000, threshold_fen=5900,
-                total_quantity=100, per_user_limit=1,
-                valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=1),
+                merchant=orchard,
+                name="满59减10",
+                face_value_fen=1000,
+                threshold_fen=5900,
+                total_quantity=100,
+                per_user_limit=1,
+                valid_from=now - timedelta(days=1),
+                valid_until=now + timedelta(days=1),
             ),
             CouponBatch(
-                merchant=orchard, name="已过期", face_value_fen=500, threshold_fen=500,
-                total_quantity=100, per_user_limit=1,
-                valid_from=now - timedelta(days=10), valid_until=now - timedelta(days=1),
+                merchant=orchard,
+                name="已过期",
+                face_value_fen=500,
+                threshold_fen=500,
+                total_quantity=100,
+                per_user_limit=1,
+                valid_from=now - timedelta(days=10),
+                valid_until=now - timedelta(days=1),
             ),
         ]
     )
     grade = PromoterGrade(code="normal", name="普通", level=0)
     leader = Promoter(
-        name="王团长", kind=PromoterKind.STAFF, phone_encrypted="x", phone_index="a",
-        invite_code="AAAA2222", grade=grade,
+        name="王团长",
+        kind=PromoterKind.STAFF,
+        phone_encrypted="x",
+        phone_index="a",
+        invite_code="AAAA2222",
+        grade=grade,
     )
     session.add(leader)
     session.flush()
     session.add_all(
         [
             Promoter(
-                name=f"推手{index}", kind=PromoterKind.INDIVIDUAL, phone_encrypted="x",
-                phone_index=f"p{index}", invite_code=f"BBBB{index}", grade=grade,
+                name=f"推手{index}",
+                kind=PromoterKind.INDIVIDUAL,
+                phone_encrypted="x",
+                phone_index=f"p{index}",
+                invite_code=f"BBBB{index}",
+                grade=grade,
                 inviter_id=leader.id,
                 created_at=utc_now() - timedelta(days=30 if index == 0 else 1),
             )

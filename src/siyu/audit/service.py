@@ -69,4 +69,6 @@ def user_role_changed(
 
 
 def login_failed(session: Session, username: str, client: str) -> AuditEvent:
-    return record(session, None, "auth.login_failed", "user", None, username=username, client=client)
+    return record(
+        session, None, "auth.login_failed", "user", None, username=username, client=client
+    )

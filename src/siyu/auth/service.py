@@ -8,8 +8,13 @@ from siyu.audit import service as audit
 from siyu.auth.principal import Principal
 from siyu.auth.repository import ApiTokenRepository, UserRepository
 from siyu.auth.schemas import UserCreate
-from siyu.auth.security import hash_api_token, hash_password, needs_rehash, new_api_token
-from siyu.auth.security import verify_password
+from siyu.auth.security import (
+    hash_api_token,
+    hash_password,
+    needs_rehash,
+    new_api_token,
+    verify_password,
+)
 from siyu.errors import AppError, AuthenticationRequired, Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import utc_now
@@ -96,12 +101,13 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
 def _check_binding(
     session: Session, role: Role, merchant_id: int | None, promoter_id: int | None
 ) -> None:
-    if role == Role.MERCHANT:
-        if merchant_id is None or session.get(Merchant, merchant_id) is None:
-            raise UserBindingInvalid(
-                detail="A merchant user must be bound to an existing merchant.",
-                detail_zh="商家账号必须绑定一个已存在的商家。",
-            )
+    if role == Role.MERCHANT and (
+        merchant_id is None or session.get(Merchant, merchant_id) is None
+    ):
+        raise UserBindingInvalid(
+            detail="A merchant user must be bound to an existing merchant.",
+            detail_zh="商家账号必须绑定一个已存在的商家。",
+        )
     if role == Role.PROMOTER:
         if promoter_id is None or session.get(Promoter, promoter_id) is None:
             raise UserBindingInvalid(
@@ -152,9 +158,7 @@ def change_password(session: Session, actor: Principal, user_id: int, new_passwo
     return user
 
 
-def create_api_token(
-    session: Session, actor: Principal, name: str
-) -> tuple[ApiToken, str]:
+def create_api_token(session: Session, actor: Principal, name: str) -> tuple[ApiToken, str]:
     raw = new_api_token()
     api_token = ApiTokenRepository(session).add(
         ApiToken(

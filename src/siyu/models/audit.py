@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from siyu.models.base import BigId, Base, IdMixin, TimestampMixin
+from siyu.models.base import Base, BigId, IdMixin, TimestampMixin
 
 
 class AuditEvent(IdMixin, TimestampMixin, Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from siyu.models.base import BigId, Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
+from siyu.models.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, str_enum
 
 
 class PromoterKind(enum.StrEnum):

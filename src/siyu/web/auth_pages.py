@@ -108,7 +108,7 @@ def users_create(
             username=username.strip(),
             display_name=display_name.strip(),
             password=password,
-            role=role,  # type: ignore[arg-type]
+            role=role,
             merchant_id=int(merchant_id) if merchant_id.strip().isdigit() else None,
             promoter_id=int(promoter_id) if promoter_id.strip().isdigit() else None,
         )
@@ -160,7 +160,9 @@ def tokens_create(
 
 
 @router.post("/console/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
-def tokens_revoke(request: Request, token_id: int, user: ConsoleUser, session: DbSession) -> Response:
+def tokens_revoke(
+    request: Request, token_id: int, user: ConsoleUser, session: DbSession
+) -> Response:
     service.revoke_api_token(session, user, token_id)
     flash(request, "令牌已吊销。")
     return RedirectResponse("/console/tokens", status_code=303)

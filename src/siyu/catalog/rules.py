@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from PIL import Image, UnidentifiedImageError
 
 from siyu.errors import ValidationFailed
-from siyu.kit.money import MAX_FEN, apply_bp, check_bp, check_fen
+from siyu.kit.money import apply_bp, check_bp, check_fen
 
 TITLE_MAX_LENGTH: Final = 120
 DESCRIPTION_MAX_LENGTH: Final = 5000
@@ -149,13 +149,14 @@ class CouponTerms:
     valid_until: datetime
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _as_int(value: object) -> int | None:
+    """The value when it is a real int (bools and floats are not counts)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
-def check_text(
-    value: str, field: str, field_zh: str, limit: int, *, required: bool = True
-) -> str:
+def check_text(value: str, field: str, field_zh: str, limit: int, *, required: bool = True) -> str:
     """Strip; refuse empty (when required) and over-long text. Returns the stripped text."""
     text = value.strip()
     if required and not text:
@@ -174,9 +175,10 @@ def check_prices(list_price_fen: object, promo_price_fen: object) -> tuple[int, 
 
 
 def check_stock(stock: object) -> int:
-    if not _is_int(stock) or not 0 <= stock <= MAX_STOCK:  # type: ignore[operator]
+    number = _as_int(stock)
+    if number is None or not 0 <= number <= MAX_STOCK:
         raise StockInvalid(value=stock, limit=MAX_STOCK)
-    return stock  # type: ignore[return-value]
+    return number
 
 
 def check_commission(
@@ -241,9 +243,10 @@ def check_take_rate(platform_take_bp: object) -> int:
 
 
 def check_rank_weight(rank_weight: object) -> int:
-    if not _is_int(rank_weight) or not 0 <= rank_weight <= MAX_RANK_WEIGHT:  # type: ignore[operator]
+    number = _as_int(rank_weight)
+    if number is None or not 0 <= number <= MAX_RANK_WEIGHT:
         raise RankWeightInvalid(value=rank_weight, limit=MAX_RANK_WEIGHT)
-    return rank_weight  # type: ignore[return-value]
+    return number
 
 
 def check_reason(reason: str) -> str:
@@ -251,9 +254,10 @@ def check_reason(reason: str) -> str:
 
 
 def check_quantity(value: object, field: str, field_zh: str) -> int:
-    if not _is_int(value) or not 1 <= value <= MAX_QUANTITY:  # type: ignore[operator]
+    number = _as_int(value)
+    if number is None or not 1 <= number <= MAX_QUANTITY:
         raise QuantityInvalid(field=field, field_zh=field_zh, value=value, limit=MAX_QUANTITY)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_validity_window(valid_from: datetime, valid_until: datetime) -> None:
@@ -280,8 +284,8 @@ def check_coupon(terms: CouponTerms) -> CouponTerms:
         threshold_fen=threshold,
         total_quantity=total,
         per_user_limit=per_user,
-        valid_from=terms.valid_from,
-        valid_until=terms.valid_until,
+        valid_from=terms.valid_from.astimezone(UTC),
+        valid_until=terms.valid_until.astimezone(UTC),
     )
 
 
@@ -334,24 +338,3 @@ def check_image(data: bytes, max_bytes: int) -> str:
 def _megabytes(size: int) -> str:
     value = size / (1024 * 1024)
     return f"{value:g}" if value >= 1 else f"{value:.2f}"
-
-
-__all__ = [
-    "MAX_FEN",
-    "CouponFaceValueZero",
-    "CouponTerms",
-    "CouponThresholdBelowFace",
-    "FixedCommissionAbovePrice",
-    "ImageInvalid",
-    "ImageTooLarge",
-    "ImageUrlInvalid",
-    "ProductTerms",
-    "PromoPriceAboveList",
-    "QuantityInvalid",
-    "RankWeightInvalid",
-    "StockInvalid",
-    "TextRequired",
-    "TextTooLong",
-    "ValidityWindowInvalid",
-    "ValidityWindowReversed",
-]

@@ -96,9 +96,10 @@ class PromoterMeOut(PromoterOut):
 
 
 class SignupOut(BaseModel):
+    """The login's username is the phone typed at sign-up; it is not echoed back."""
+
     promoter: PromoterOut
     user_id: int
-    username: str
 
 
 class TeamMemberOut(BaseModel):

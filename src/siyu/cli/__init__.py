@@ -1,0 +1,1 @@
+"""The ``siyu`` command line (Typer + Rich): migrate, serve, worker, create-admin, demo."""

@@ -1,0 +1,1 @@
+"""The demo installation behind ``siyu demo``: fixed data and its loader (``scenario``)."""

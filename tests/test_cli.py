@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from huey import MemoryHuey
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -186,6 +186,27 @@ class TestServeChecks:
         assert result.exit_code == 1
         assert "无法连接数据库" in result.stderr
         assert "secret" not in result.stderr
+
+    def test_refuses_a_database_from_a_newer_siyu(self, migrated_dir: Path) -> None:
+        engine = create_engine(f"sqlite:///{migrated_dir / 'siyu.db'}")
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+        engine.dispose()
+        result = run("--data-dir", str(migrated_dir), "serve")
+        assert result.exit_code == 1
+        assert "数据库版本（f00d）不属于当前程序" in result.stderr
+
+    def test_refuses_a_database_behind_the_code(
+        self, migrated_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from siyu.cli import main
+
+        current = main._current_revisions(f"sqlite:///{migrated_dir / 'siyu.db'}")
+        # A release that adds revision "0002" on top of what this database has.
+        monkeypatch.setattr(main, "_script_revisions", lambda _url: (("0002",), {*current, "0002"}))
+        result = run("--data-dir", str(migrated_dir), "serve")
+        assert result.exit_code == 1
+        assert f"数据库版本（{current[0]}）落后于程序所需版本（0002）" in result.stderr
 
     def test_refuses_reload_with_several_workers(self, migrated_dir: Path) -> None:
         result = run("--data-dir", str(migrated_dir), "serve", "--reload", "--workers", "2")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -492,3 +493,16 @@ class TestImageUploadApi:
         )
         assert (response.status_code, response.json()["error"]) == (422, code)
         assert list(settings.upload_dir.iterdir()) == []
+
+
+class TestUpdatedAt:
+    def test_patch_answers_with_the_new_updated_at(
+        self, api_as: Any, merchant_a: Principal, catalog: Catalog, shop_a: int
+    ) -> None:
+        product_id = catalog.product(shop_a)
+        api = api_as(merchant_a)
+        before = api.get(f"/api/v1/products/{product_id}").json()["updated_at"]
+        after = api.patch(f"/api/v1/products/{product_id}", json={"stock": 5}).json()
+        assert after["stock"] == 5
+        assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(before)
+        assert api.get(f"/api/v1/products/{product_id}").json()["updated_at"] == after["updated_at"]

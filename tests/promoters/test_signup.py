@@ -192,6 +192,18 @@ class TestJoinRefusals:
         assert count_rows(database, PromoterBinding) == 0
         assert client.get("/h5/me", follow_redirects=False).status_code == 303  # not logged in
 
+    def test_phone_used_as_another_login_name_is_refused_and_leaves_nothing(
+        self, client: ConsoleClient, database: Database, make_user: Any
+    ) -> None:
+        make_user(Role.OPERATOR, phone_for(2))
+        response = client.submit(
+            "/join", {"name": "李四", "phone": phone_for(2), "password": PASSWORD}
+        )
+        assert response.status_code == 409
+        assert "该手机号已注册为推手" in response.text
+        assert count_rows(database, Promoter) == 0
+        assert count_rows(database, User) == 1
+
     def test_invalid_phone_is_refused(self, client: ConsoleClient, database: Database) -> None:
         response = client.submit("/join", {"name": "李四", "phone": "12345", "password": PASSWORD})
         assert response.status_code == 422

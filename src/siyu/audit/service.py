@@ -31,7 +31,7 @@ def record(
 
 
 def product_reviewed(
-    session: Session, actor_user_id: int, product_id: int, approved: bool, reason: str | None
+    session: Session, actor_user_id: int | None, product_id: int, approved: bool, reason: str | None
 ) -> AuditEvent:
     action = "product.approved" if approved else "product.rejected"
     return record(session, actor_user_id, action, "product", product_id, reason)

@@ -41,7 +41,7 @@ def _merchant_out(merchant: Merchant) -> MerchantOut:
     )
 
 
-def read_upload(upload: UploadFile) -> bytes:
+def _read_upload(upload: UploadFile) -> bytes:
     """At most one byte over the limit: enough for the size check, no more held in memory."""
     return upload.file.read(current_settings().upload_max_bytes + 1)
 
@@ -126,7 +126,7 @@ def upload_product_image(
     product_id: int, user: ApiUser, session: DbSession, file: UploadFile = File()
 ) -> ProductOut:
     """Multipart upload (field ``file``): JPEG, PNG, GIF or WebP up to the configured size."""
-    image = read_upload(file)
+    image = _read_upload(file)
     return ProductOut.of(
         service.update_product(session, user, product_id, ProductUpdate(), image=image)
     )

@@ -320,7 +320,7 @@ def check_image(data: bytes, max_bytes: int) -> str:
     file name).
     """
     if len(data) > max_bytes:
-        raise ImageTooLarge(limit_mb=_megabytes(max_bytes))
+        raise ImageTooLarge(limit_mb=format_megabytes(max_bytes))
     if not data:
         raise ImageInvalid()
     try:
@@ -335,6 +335,7 @@ def check_image(data: bytes, max_bytes: int) -> str:
     return IMAGE_FORMATS[image_format]
 
 
-def _megabytes(size: int) -> str:
+def format_megabytes(size: int) -> str:
+    """5242880 -> "5"; 524288 -> "0.50" (a display string, never used in arithmetic)."""
     value = size / (1024 * 1024)
     return f"{value:g}" if value >= 1 else f"{value:.2f}"

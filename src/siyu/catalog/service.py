@@ -398,6 +398,8 @@ def update_product(
             product.id,
             previous_status=previous.value,
         )
+    # Flush so the answer carries the new updated_at and a database refusal surfaces here.
+    session.flush()
     return product
 
 
@@ -451,12 +453,7 @@ def reject_product(
 def _audit_review(
     session: Session, actor: Principal | None, product_id: int, approved: bool, reason: str | None
 ) -> None:
-    actor_user_id = _actor_user_id(actor)
-    if actor_user_id is None:
-        action = "product.approved" if approved else "product.rejected"
-        audit.record(session, None, action, "product", product_id, reason)
-        return
-    audit.product_reviewed(session, actor_user_id, product_id, approved, reason)
+    audit.product_reviewed(session, _actor_user_id(actor), product_id, approved, reason)
 
 
 def set_product_shelf(

@@ -159,12 +159,14 @@ def _apply(settings: Settings) -> Settings:
 # --- database state -----------------------------------------------------------------------------
 
 
-def _migration_heads(url: str) -> tuple[str, ...]:
+def _script_revisions(url: str) -> tuple[tuple[str, ...], set[str]]:
+    """The code's head revisions and every revision it knows."""
     from alembic.script import ScriptDirectory
 
     from siyu.migrations import alembic_config
 
-    return tuple(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    script = ScriptDirectory.from_config(alembic_config(url))
+    return tuple(script.get_heads()), {revision.revision for revision in script.walk_revisions()}
 
 
 def _current_revisions(url: str) -> tuple[str, ...]:
@@ -201,23 +203,14 @@ def _first_line(error: Exception) -> str:
 def require_migrated(settings: Settings) -> None:
     url = settings.resolved_database_url
     current = _current_revisions(url)
-    heads = _migration_heads(url)
     if not current:
         raise DatabaseNotMigrated(url=_safe_url(url))
-    unknown = [revision for revision in current if revision not in _known_revisions(url)]
+    heads, known = _script_revisions(url)
+    unknown = [revision for revision in current if revision not in known]
     if unknown:
         raise DatabaseRevisionUnknown(current=", ".join(unknown))
     if set(current) != set(heads):
         raise DatabaseBehind(current=", ".join(current), head=", ".join(heads))
-
-
-def _known_revisions(url: str) -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    from siyu.migrations import alembic_config
-
-    script = ScriptDirectory.from_config(alembic_config(url))
-    return {revision.revision for revision in script.walk_revisions()}
 
 
 def _migrate(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -52,7 +52,9 @@ def parse_yuan(text: str, field: str, field_zh: str) -> int:
         fen = int(Decimal(cleaned) * 100)
     except InvalidOperation as error:  # pragma: no cover - the pattern already guards this
         raise MoneyInvalid(field=field, field_zh=field_zh, value=text) from error
-    return check_fen(fen, field, field_zh)
+    if fen > MAX_FEN:
+        raise MoneyInvalid(field=field, field_zh=field_zh, value=text)
+    return fen
 
 
 def parse_percent(text: str, field: str, field_zh: str) -> int:
@@ -60,7 +62,10 @@ def parse_percent(text: str, field: str, field_zh: str) -> int:
     cleaned = text.strip().rstrip("%").strip()
     if not _PERCENT_PATTERN.match(cleaned):
         raise RateInvalid(field=field, field_zh=field_zh, value=text)
-    return check_bp(int(Decimal(cleaned) * 100), field, field_zh)
+    rate_bp = int(Decimal(cleaned) * 100)
+    if rate_bp > BP_DENOMINATOR:
+        raise RateInvalid(field=field, field_zh=field_zh, value=text)
+    return rate_bp
 
 
 def format_yuan(fen: int) -> str:

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 
 from siyu.auth.principal import Principal
 from siyu.catalog import rules, service
-from siyu.catalog.routes import read_upload
 from siyu.catalog.schemas import (
     CouponBatchCreate,
     MerchantCreate,
@@ -124,7 +123,8 @@ def _upload_bytes(upload: UploadFile | None) -> bytes | None:
     # A form with an empty file input still sends a part with an empty file name.
     if upload is None or not upload.filename:
         return None
-    return read_upload(upload)
+    # One byte over the limit is enough for the size check; no more is held in memory.
+    return upload.file.read(current_settings().upload_max_bytes + 1)
 
 
 # --- merchants -----------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def _product_form_page(
             "product": product,
             "errors": errors or [],
             "merchants": service.merchant_choices(session, user) if user.is_platform else [],
-            "max_upload_mb": current_settings().upload_max_bytes // (1024 * 1024),
+            "max_upload_mb": rules.format_megabytes(current_settings().upload_max_bytes),
         },
         status_code=status_code,
         user=user,

@@ -145,9 +145,19 @@ class JobQueue:
         self._consumer.stop(graceful=True)
         self._consumer = None
 
-    def run_worker(self, workers: int) -> None:
-        """Block in a dedicated worker process (``siyu worker``), with huey's signal handling."""
-        Consumer(self.huey, workers=workers, worker_type="thread", periodic=True).run()
+    def run_worker(self, workers: int, periodic: bool = True) -> None:
+        """Block in a dedicated worker process (``siyu worker``), with huey's signal handling.
+
+        Run exactly one worker with ``periodic=True`` per deployment, or each periodic job is
+        queued once per worker. SIGTERM (systemd, containers) stops gracefully.
+        """
+        Consumer(
+            self.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=periodic,
+            graceful_signal="TERM",
+        ).run()
 
 
 def build_huey(settings: Settings) -> Huey:

@@ -365,6 +365,13 @@ def worker(
     burst: Annotated[
         bool, typer.Option("--burst", help="执行完队列中已到期的任务后退出 (drain and exit).")
     ] = False,
+    periodic: Annotated[
+        bool,
+        typer.Option(
+            "--periodic/--no-periodic",
+            help="调度定时任务；多个 worker 时只开一个 (periodic jobs: one worker only).",
+        ),
+    ] = True,
     imports: Annotated[
         list[str] | None,
         typer.Option(
@@ -398,7 +405,7 @@ def worker(
         f"siyu worker · 任务队列 jobs: {settings.jobs_backend} · 线程 threads: {count}"
         " · Ctrl+C 停止"
     )
-    queue.run_worker(count)
+    queue.run_worker(count, periodic=periodic)
 
 
 _ADMIN_FIELDS = {

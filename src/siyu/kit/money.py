@@ -14,8 +14,9 @@ from siyu.errors import MoneyInvalid, RateInvalid
 BP_DENOMINATOR = 10_000
 MAX_FEN = 10**13  # 1000亿元: a sanity bound that keeps values inside BIGINT and JS numbers.
 
-_YUAN_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$")
-_PERCENT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$")
+# ASCII digits only: full-width or other scripts' digits are turned away, not silently read.
+_YUAN_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$", re.ASCII)
+_PERCENT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$", re.ASCII)
 
 
 def apply_bp(base_fen: int, rate_bp: int) -> int:

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from siyu.auth.principal import Principal
+from siyu.demo.data import MERCHANTS
+from siyu.demo.scenario import load_demo
+from siyu.models import CouponBatch, Merchant, Product, Promoter, ReviewStatus, Role, User
+from siyu.promoters import service as promoters
+
+
+def _count(session: Session, model: type[object]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+class TestDemoScenario:
+    # One test: loading hashes ~65 passwords with Argon2, which is deliberately slow.
+    def test_loads_the_jd_style_platform_and_is_safe_to_rerun(self, session: Session) -> None:
+        summary = load_demo(session)
+        session.commit()
+
+        assert summary.created is True
+        assert _count(session, Merchant) == len(MERCHANTS)
+        expected_products = sum(len(merchant.products) for merchant in MERCHANTS)
+        assert _count(session, Product) == expected_products
+        pending = [p for m in MERCHANTS for p in m.products if p.review is None]
+        rejected = [p for m in MERCHANTS for p in m.products if p.review]
+        statuses = dict(
+            session.execute(
+                select(Product.review_status, func.count()).group_by(Product.review_status)
+            ).all()
+        )
+        assert statuses == {
+            ReviewStatus.PENDING: len(pending),
+            ReviewStatus.REJECTED: len(rejected),
+            ReviewStatus.APPROVED: expected_products - len(pending) - len(rejected),
+        }
+        assert _count(session, CouponBatch) == sum(len(m.coupons) for m in MERCHANTS)
+        promoter_count = _count(session, Promoter)
+        assert 45 <= promoter_count <= 70
+        # Every promoter has a login; each merchant has one.
+        roles = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
+        assert roles == {
+            Role.ADMIN: 1,
+            Role.OPERATOR: 1,
+            Role.MERCHANT: len(MERCHANTS),
+            Role.PROMOTER: promoter_count,
+        }
+        usernames = [username for _role, username, _password in summary.logins]
+        assert usernames[:3] == ["admin", "ops", MERCHANTS[0].username]
+
+        again = load_demo(session)
+        session.commit()
+        assert again.created is False
+        assert _count(session, Promoter) == promoter_count
+        assert _count(session, Product) == expected_products
+        assert again.logins == summary.logins
+
+        # The network: six team leaders, two levels under each, and a deeper branch somewhere
+        # (the tree may be deeper than any team view, which stops at L2).
+        leaders = session.scalars(
+            select(Promoter).where(Promoter.inviter_id.is_(None)).order_by(Promoter.id)
+        ).all()
+        assert len(leaders) == 6
+        admin_user = session.scalar(select(User).where(User.username == "admin"))
+        assert admin_user is not None
+        admin = Principal.of(admin_user)
+        counts = [promoters.team_counts(session, admin, leader.id) for leader in leaders]
+        assert all(count.direct_recruits >= 3 for count in counts)
+        assert sum(count.second_level for count in counts) > 0
+        depth_three = session.scalar(
+            select(func.count())
+            .select_from(Promoter)
+            .where(
+                Promoter.inviter_id.in_(
+                    select(Promoter.id).where(
+                        Promoter.inviter_id.in_(
+                            select(Promoter.id).where(
+                                Promoter.inviter_id.in_([leader.id for leader in leaders])
+                            )
+                        )
+                    )
+                )
+            )
+        )
+        assert depth_three and depth_three > 0

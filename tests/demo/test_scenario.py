@@ -84,4 +84,4 @@ class TestDemoScenario:
                 )
             )
         )
-        assert depth_three and depth_three > 0
+        assert (depth_three or 0) > 0

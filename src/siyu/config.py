@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     binding_mode: BindingMode = "first_bind_wins"
 
     login_rate_limit: str = "10/minute"
+    signup_rate_limit: str = "20/hour"
+    # memory:// is per process; use redis://… when several processes serve the console.
     login_rate_limit_storage: str = "memory://"
     session_max_age_seconds: int = 7 * 24 * 3600
     upload_max_bytes: int = 5 * 1024 * 1024

@@ -349,3 +349,32 @@ class TestServiceSignup:
         assert inviter_of(database, middle.id) == top.id
         [binding] = bindings_of(database, middle.id)
         assert binding.source == "system"
+
+
+class TestSignupRateLimit:
+    def test_api_signups_from_one_client_are_limited(self, app: Any, database: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        from siyu.config import current_settings
+        from siyu.models import Promoter
+        from tests.conftest import count_rows
+
+        current_settings().signup_rate_limit = "2/hour"
+        with TestClient(app) as api:
+            for index in range(2):
+                response = api.post(
+                    "/api/v1/promoters/signup",
+                    json={
+                        "name": f"推手{index}",
+                        "phone": f"1390000000{index}",
+                        "password": "pass-word-1",
+                    },
+                )
+                assert response.status_code == 201, response.text
+            refused = api.post(
+                "/api/v1/promoters/signup",
+                json={"name": "推手9", "phone": "13900000009", "password": "pass-word-1"},
+            )
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "rate_limited"
+        assert count_rows(database, Promoter) == 2

@@ -31,6 +31,15 @@ def check_login_allowed(username: str, client: str) -> None:
         limiter.hit(limit, "login", key)
 
 
+def check_signup_allowed(client: str) -> None:
+    """Public sign-ups from one client are limited like logins, on their own budget."""
+    settings = current_settings()
+    limit = parse(settings.signup_rate_limit)
+    limiter = _limiter(settings.login_rate_limit_storage)
+    if not limiter.hit(limit, "signup", f"client:{client}"):
+        raise RateLimited()
+
+
 def reset() -> None:
     for limiter in _limiters.values():
         limiter.storage.reset()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from siyu.auth.ratelimit import check_signup_allowed
 from siyu.kit.pagination import PageRequest
 from siyu.models import Promoter, PromoterGrade, PromoterKind, PromoterStatus
 from siyu.promoters import service
@@ -77,8 +78,9 @@ def _team(team: service.Team) -> TeamOut:
 
 
 @router.post("/promoters/signup", response_model=SignupOut, status_code=201)
-def signup(data: SignupIn, session: DbSession) -> SignupOut:
+def signup(data: SignupIn, request: Request, session: DbSession) -> SignupOut:
     """Public: become a promoter, optionally through an invite code. Log in with /auth/token."""
+    check_signup_allowed(request.client.host if request.client else "unknown")
     result = service.sign_up(session, data)
     return SignupOut(promoter=_out(result.promoter), user_id=result.user.id)
 

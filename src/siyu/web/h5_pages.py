@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.auth.principal import Principal
+from siyu.auth.ratelimit import check_signup_allowed
 from siyu.errors import AppError
 from siyu.kit.pagination import PageRequest
 from siyu.kit.qr import qr_png
@@ -117,6 +118,7 @@ def join_submit(
     except _INVITE_ERRORS as error:
         return _invalid_invite(request, error, invite_code)
     try:
+        check_signup_allowed(request.client.host if request.client else "unknown")
         result = service.sign_up(
             session,
             SignupIn(invite_code=code or None, name=name[:50], phone=phone[:32], password=password),

@@ -10,6 +10,7 @@ from siyu.models.catalog import (
     Product,
     ReviewStatus,
 )
+from siyu.models.consumers import Consumer
 from siyu.models.promoters import (
     PROMOTER_KIND_LABELS,
     BindingMode,
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BindingMode",
+    "Consumer",
     "CouponBatch",
     "Merchant",
     "MerchantStatus",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:41:34.706148
+Create Date: 2026-11-23 12:32:31.196927
 """
 
 from collections.abc import Sequence
@@ -112,6 +112,39 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("promoter", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_promoter_inviter_id"), ["inviter_id"], unique=False)
+
+    op.create_table(
+        "consumer",
+        sa.Column("nickname", sa.String(length=64), nullable=False),
+        sa.Column("union_id", sa.String(length=64), nullable=True),
+        sa.Column("phone_encrypted", sa.String(length=255), nullable=True),
+        sa.Column("phone_index", sa.String(length=64), nullable=True),
+        sa.Column(
+            "bound_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("bound_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("binding_source", sa.String(length=32), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bound_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_consumer_bound_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consumer")),
+        sa.UniqueConstraint("phone_index", name=op.f("uq_consumer_phone_index")),
+        sa.UniqueConstraint("union_id", name=op.f("uq_consumer_union_id")),
+    )
+    with op.batch_alter_table("consumer", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_consumer_bound_promoter_id"), ["bound_promoter_id"], unique=False
+        )
 
     op.create_table(
         "promoter_binding",
@@ -431,6 +464,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promoter_binding_promoter_id"))
 
     op.drop_table("promoter_binding")
+    with op.batch_alter_table("consumer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consumer_bound_promoter_id"))
+
+    op.drop_table("consumer")
     with op.batch_alter_table("promoter", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_promoter_inviter_id"))
 

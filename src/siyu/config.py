@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     platform_take_bp: int = Field(default=1000, ge=0, le=10000)
     binding_mode: BindingMode = "first_bind_wins"
 
+    # Tracked links (docs/links.md): short-link lifetime, redirect cache, click write-behind.
+    link_expiry_days: int = Field(default=60, ge=1, le=3650)
+    link_cache_size: int = Field(default=100_000, ge=0, le=10_000_000)
+    link_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    click_flush_interval_ms: int = Field(default=200, ge=5, le=60_000)
+    click_flush_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    click_buffer_max_pending: int = Field(default=200_000, ge=1, le=10_000_000)
+
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"
     # memory:// is per process; use redis://… when several processes serve the console.

@@ -11,6 +11,24 @@ from siyu.models.catalog import (
     ReviewStatus,
 )
 from siyu.models.consumers import Consumer
+from siyu.models.ledger import (
+    LEDGER_ACCOUNT_KIND_LABELS,
+    PLATFORM_OWNER_ID,
+    LedgerAccount,
+    LedgerAccountKind,
+    LedgerEntry,
+    LedgerOwnerType,
+    LedgerRowImmutable,
+    LedgerTransaction,
+)
+from siyu.models.links import (
+    LINK_POSITION_LABELS,
+    LINK_TARGET_KIND_LABELS,
+    Click,
+    LinkPosition,
+    LinkTargetKind,
+    TrackedLink,
+)
 from siyu.models.promoters import (
     PROMOTER_KIND_LABELS,
     BindingMode,
@@ -23,6 +41,10 @@ from siyu.models.promoters import (
 from siyu.models.users import ROLE_LABELS, ApiToken, Role, User
 
 __all__ = [
+    "LEDGER_ACCOUNT_KIND_LABELS",
+    "LINK_POSITION_LABELS",
+    "LINK_TARGET_KIND_LABELS",
+    "PLATFORM_OWNER_ID",
     "PROMOTER_KIND_LABELS",
     "REVIEW_STATUS_LABELS",
     "ROLE_LABELS",
@@ -30,8 +52,17 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BindingMode",
+    "Click",
     "Consumer",
     "CouponBatch",
+    "LedgerAccount",
+    "LedgerAccountKind",
+    "LedgerEntry",
+    "LedgerOwnerType",
+    "LedgerRowImmutable",
+    "LedgerTransaction",
+    "LinkPosition",
+    "LinkTargetKind",
     "Merchant",
     "MerchantStatus",
     "Product",
@@ -42,5 +73,6 @@ __all__ = [
     "PromoterStatus",
     "ReviewStatus",
     "Role",
+    "TrackedLink",
     "User",
 ]

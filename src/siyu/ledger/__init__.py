@@ -1,0 +1,1 @@
+"""The append-only double-entry ledger (product.md §3). Other domains call ``ledger.service``."""

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from siyu.kit.pagination import Page, PageRequest
+from siyu.models import Click, Consumer, LinkPosition, Promoter, TrackedLink
+
+
+class LinkRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, link_id: int) -> TrackedLink | None:
+        return self.session.get(TrackedLink, link_id)
+
+    def get_for_update(self, link_id: int) -> TrackedLink | None:
+        return self.session.scalar(
+            select(TrackedLink)
+            .where(TrackedLink.id == link_id)
+            .with_for_update(of=TrackedLink)
+            .execution_options(populate_existing=True)
+        )
+
+    def get_by_short_code(self, short_code: str) -> TrackedLink | None:
+        return self.session.scalar(select(TrackedLink).where(TrackedLink.short_code == short_code))
+
+    def short_code_taken(self, short_code: str) -> bool:
+        found = self.session.scalar(
+            select(TrackedLink.id).where(TrackedLink.short_code == short_code).limit(1)
+        )
+        return found is not None
+
+    def add(self, link: TrackedLink) -> TrackedLink:
+        self.session.add(link)
+        self.session.flush()
+        return link
+
+    def list(
+        self, page: PageRequest, promoter_id: int | None = None, active_only: bool = False
+    ) -> Page[TrackedLink]:
+        statement = select(TrackedLink)
+        if promoter_id is not None:
+            statement = statement.where(TrackedLink.promoter_id == promoter_id)
+        if active_only:
+            statement = statement.where(TrackedLink.is_active.is_(True))
+        total = self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        items = self.session.scalars(
+            statement.options(
+                selectinload(TrackedLink.product), selectinload(TrackedLink.coupon_batch)
+            )
+            .order_by(TrackedLink.id.desc())
+            .offset(page.offset)
+            .limit(page.size)
+        ).all()
+        return Page(list(items), total, page)
+
+    def link_with_invite_code(
+        self, *, short_code: str | None = None, link_id: int | None = None
+    ) -> tuple[TrackedLink, str] | None:
+        """A link and its promoter's invite code in one query (the redirect's cache miss)."""
+        statement = select(TrackedLink, Promoter.invite_code).join(
+            Promoter, Promoter.id == TrackedLink.promoter_id
+        )
+        if short_code is not None:
+            statement = statement.where(TrackedLink.short_code == short_code)
+        if link_id is not None:
+            statement = statement.where(TrackedLink.id == link_id)
+        row = self.session.execute(statement).first()
+        if row is None:
+            return None
+        return row[0], row[1]
+
+    def link_counts_by_position(self, promoter_id: int | None) -> dict[LinkPosition, int]:
+        statement = select(TrackedLink.position, func.count()).group_by(TrackedLink.position)
+        if promoter_id is not None:
+            statement = statement.where(TrackedLink.promoter_id == promoter_id)
+        return {position: count for position, count in self.session.execute(statement).all()}
+
+
+class ClickRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT (executemany) for a whole batch of buffered clicks."""
+        if rows:
+            self.session.execute(insert(Click), list(rows))
+
+    def existing_tokens(self, tokens: Sequence[str]) -> set[str]:
+        if not tokens:
+            return set()
+        return set(self.session.scalars(select(Click.token).where(Click.token.in_(tokens))))
+
+    def existing_consumer_ids(self, consumer_ids: Sequence[int]) -> set[int]:
+        if not consumer_ids:
+            return set()
+        return set(self.session.scalars(select(Consumer.id).where(Consumer.id.in_(consumer_ids))))
+
+    def existing_link_ids(self, link_ids: Sequence[int]) -> set[int]:
+        if not link_ids:
+            return set()
+        return set(
+            self.session.scalars(select(TrackedLink.id).where(TrackedLink.id.in_(link_ids)))
+        )
+
+    def get_by_token(self, token: str) -> Click | None:
+        return self.session.scalar(select(Click).where(Click.token == token))
+
+    def counts_by_link(self, link_ids: Sequence[int]) -> dict[int, int]:
+        if not link_ids:
+            return {}
+        rows = self.session.execute(
+            select(Click.link_id, func.count())
+            .where(Click.link_id.in_(link_ids))
+            .group_by(Click.link_id)
+        ).all()
+        return {link_id: count for link_id, count in rows}
+
+    def counts_by_position(self, promoter_id: int | None) -> dict[LinkPosition, int]:
+        statement = (
+            select(TrackedLink.position, func.count())
+            .select_from(Click)
+            .join(TrackedLink, TrackedLink.id == Click.link_id)
+            .group_by(TrackedLink.position)
+        )
+        if promoter_id is not None:
+            statement = statement.where(Click.promoter_id == promoter_id)
+        return {position: count for position, count in self.session.execute(statement).all()}
+
+    def count(self, link_id: int | None = None) -> int:
+        statement = select(func.count()).select_from(Click)
+        if link_id is not None:
+            statement = statement.where(Click.link_id == link_id)
+        return self.session.scalar(statement) or 0

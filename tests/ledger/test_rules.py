@@ -155,8 +155,9 @@ class TestCheckPosting:
             rules.check_posting([leg, (AVAILABLE, -5)])
 
     def test_a_bad_account_is_refused(self) -> None:
+        platform_with_an_owner: Any = ("platform_revenue", "platform", 7)
         with pytest.raises(LedgerAccountKeyInvalid):
-            rules.check_posting([(("platform_revenue", "platform", 7), 5), (AVAILABLE, -5)])
+            rules.check_posting([(platform_with_an_owner, 5), (AVAILABLE, -5)])
 
     @given(st.lists(st.tuples(accounts, amounts), min_size=1, max_size=8), accounts)
     def test_any_legs_closed_by_their_negated_sum_are_accepted(

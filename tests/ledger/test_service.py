@@ -529,3 +529,75 @@ class TestAccess:
                 act(service.balances_for_owner, promoter, owner_type, owner_id)
         with pytest.raises(LedgerAccountNotFound):
             act(service.account_of, promoter, REVENUE)
+
+
+def withdrawal(number: int, amount: int) -> rules.Movement:
+    return rules.movement(
+        "withdrawal.requested",
+        f"withdrawal:{number}",
+        f"withdrawal:{number}",
+        rules.transfer(AVAILABLE, WITHDRAWING, amount),
+        floors={AVAILABLE: 0},
+    )
+
+
+class TestPostMany:
+    def test_each_movement_becomes_one_transaction_in_order(
+        self, act: Act, database: Database
+    ) -> None:
+        estimate(act)
+        settle(act)
+        transactions = act(service.post_many, [withdrawal(1, 100), withdrawal(2, 143)])
+        assert [transaction.idempotency_key for transaction in transactions] == [
+            "withdrawal:1",
+            "withdrawal:2",
+        ]
+        assert balances(act, AVAILABLE, WITHDRAWING) == [0, 243]
+        replayed = act(service.post_many, [withdrawal(1, 100), withdrawal(2, 143)])
+        assert [row.id for row in replayed] == [row.id for row in transactions]
+        assert counts(database).transactions == 4
+
+    def test_a_key_repeated_in_one_batch_has_one_effect(self, act: Act, database: Database) -> None:
+        estimate(act)
+        settle(act)
+        first, second = act(service.post_many, [withdrawal(1, 100), withdrawal(1, 100)])
+        assert first.id == second.id
+        assert balances(act, AVAILABLE, WITHDRAWING) == [143, 100]
+
+    def test_floors_count_the_earlier_movements_of_the_batch(
+        self, act: Act, database: Database
+    ) -> None:
+        estimate(act)
+        settle(act)
+        before = counts(database)
+        with pytest.raises(InsufficientBalance) as raised:
+            act(service.post_many, [withdrawal(1, 200), withdrawal(2, 100)])
+        assert raised.value.params["balance_fen"] == 43
+        assert counts(database) == before
+
+    def test_a_conflicting_replay_is_refused_before_anything_is_written(
+        self, act: Act, database: Database
+    ) -> None:
+        estimate(act)
+        settle(act)
+        before = counts(database)
+        conflicting = rules.movement(
+            "commission.settled",
+            "commission.settled:line:1",
+            "order_line:1",
+            rules.transfer(PENDING, AVAILABLE, 1),
+        )
+        with database.sessions() as session:
+            with pytest.raises(IdempotencyKeyConflict):
+                service.post_many(session, [withdrawal(1, 100), conflicting])
+            # Even a caller that commits anyway finds nothing written.
+            session.commit()
+        assert counts(database) == before
+
+    def test_a_batch_is_validated_whole_before_anything_is_written(
+        self, act: Act, database: Database
+    ) -> None:
+        unbalanced = rules.Movement("t", "t:1", "t:1", (Leg(PENDING, 5), Leg(AVAILABLE, -4)))
+        with pytest.raises(LedgerPostingUnbalanced):
+            act(service.post_many, [withdrawal(1, 1), unbalanced])
+        assert counts(database) == Counts(0, 0, 0)

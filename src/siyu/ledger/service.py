@@ -1,10 +1,11 @@
 """The ledger: post balanced movements exactly once, derive balances from entries. Never commits.
 
-``post`` is the only writer. It validates the legs (``rules``), creates missing accounts, locks
-the accounts in id order, then inserts the transaction and its entries under a unique
-idempotency key. A replay of the same key with the same posting returns the first transaction
-(one effect however often a webhook or job retries); the same key with a different posting is
-refused with 409 and writes nothing.
+``post`` (one movement) and ``post_many`` (several in one unit of work) are the only writers.
+They validate everything first (``rules``), create missing accounts, lock the accounts in id
+order, then insert each transaction and its entries under a unique idempotency key. A replay of
+the same key with the same posting returns the first transaction (one effect however often a
+webhook or job retries); the same key with a different posting is refused with 409 and writes
+nothing.
 
 Locks. Balances are sums over append-only rows, so a plain posting needs no exclusive lock for
 correctness; taking FOR UPDATE on every account would serialise every commission in the system on
@@ -31,7 +32,7 @@ from siyu.kit.money import MAX_FEN, format_yuan
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import utc_now
 from siyu.ledger import rules
-from siyu.ledger.repository import LedgerRepository, UnbalancedTransaction, key_of
+from siyu.ledger.repository import LedgerRepository, UnbalancedTransaction
 from siyu.ledger.rules import AccountKey, Leg, Movement
 from siyu.models import (
     LedgerAccount,
@@ -205,14 +206,18 @@ def _replayed(
 def _require_at_least(repository: LedgerRepository, account: LedgerAccount, minimum: int) -> int:
     current = repository.balance(account.id)
     if current < minimum:
-        raise InsufficientBalance(
-            kind=account.kind.value,
-            balance_fen=current,
-            required_fen=minimum,
-            balance_yuan=format_yuan(current),
-            required_yuan=format_yuan(minimum),
-        )
+        raise _insufficient(account.kind, current, minimum)
     return current
+
+
+def _insufficient(kind: LedgerAccountKind, current: int, minimum: int) -> InsufficientBalance:
+    return InsufficientBalance(
+        kind=kind.value,
+        balance_fen=current,
+        required_fen=minimum,
+        balance_yuan=format_yuan(current),
+        required_yuan=format_yuan(minimum),
+    )
 
 
 def require_balance_at_least(session: Session, account: AccountKey, amount_fen: int) -> int:
@@ -228,13 +233,7 @@ def require_balance_at_least(session: Session, account: AccountKey, amount_fen: 
     found = repository.find_account(key)
     if found is None:
         if minimum > 0:
-            raise InsufficientBalance(
-                kind=key.kind.value,
-                balance_fen=0,
-                required_fen=minimum,
-                balance_yuan=format_yuan(0),
-                required_yuan=format_yuan(minimum),
-            )
+            raise _insufficient(key.kind, 0, minimum)
         return 0
     repository.lock_accounts([found.id], exclusive=True)
     return _require_at_least(repository, found, minimum)
@@ -305,7 +304,3 @@ def trial_balance(session: Session) -> int:
 def check_balanced(session: Session) -> list[UnbalancedTransaction]:
     """Transactions whose entries do not sum to zero or that have fewer than two (expect none)."""
     return LedgerRepository(session).unbalanced_transactions()
-
-
-def account_key(account: LedgerAccount) -> AccountKey:
-    return key_of(account)

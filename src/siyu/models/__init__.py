@@ -10,6 +10,14 @@ from siyu.models.catalog import (
     Product,
     ReviewStatus,
 )
+from siyu.models.commissions import (
+    Commission,
+    CommissionState,
+    FraudHold,
+    FraudHoldStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
 from siyu.models.consumers import Consumer
 from siyu.models.ledger import (
     LEDGER_ACCOUNT_KIND_LABELS,
@@ -29,6 +37,20 @@ from siyu.models.links import (
     LinkTargetKind,
     TrackedLink,
 )
+from siyu.models.orders import (
+    AFTERSALE_STATUS_LABELS,
+    ORDER_STATUS_LABELS,
+    AfterSale,
+    AfterSaleKind,
+    AfterSaleStatus,
+    AttributionSource,
+    CouponGrant,
+    CouponGrantStatus,
+    Order,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
+)
 from siyu.models.promoters import (
     PROMOTER_KIND_LABELS,
     BindingMode,
@@ -41,20 +63,32 @@ from siyu.models.promoters import (
 from siyu.models.users import ROLE_LABELS, ApiToken, Role, User
 
 __all__ = [
+    "AFTERSALE_STATUS_LABELS",
     "LEDGER_ACCOUNT_KIND_LABELS",
     "LINK_POSITION_LABELS",
     "LINK_TARGET_KIND_LABELS",
+    "ORDER_STATUS_LABELS",
     "PLATFORM_OWNER_ID",
     "PROMOTER_KIND_LABELS",
     "REVIEW_STATUS_LABELS",
     "ROLE_LABELS",
+    "AfterSale",
+    "AfterSaleKind",
+    "AfterSaleStatus",
     "ApiToken",
+    "AttributionSource",
     "AuditEvent",
     "Base",
     "BindingMode",
     "Click",
+    "Commission",
+    "CommissionState",
     "Consumer",
     "CouponBatch",
+    "CouponGrant",
+    "CouponGrantStatus",
+    "FraudHold",
+    "FraudHoldStatus",
     "LedgerAccount",
     "LedgerAccountKind",
     "LedgerEntry",
@@ -65,6 +99,10 @@ __all__ = [
     "LinkTargetKind",
     "Merchant",
     "MerchantStatus",
+    "Order",
+    "OrderLine",
+    "OrderSource",
+    "OrderStatus",
     "Product",
     "Promoter",
     "PromoterBinding",
@@ -75,4 +113,6 @@ __all__ = [
     "Role",
     "TrackedLink",
     "User",
+    "Withdrawal",
+    "WithdrawalStatus",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from siyu.models.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, str_enum
@@ -56,14 +56,15 @@ LINK_POSITION_LABELS = {
 class TrackedLink(IdMixin, TimestampMixin, Base):
     __tablename__ = "tracked_link"
     __table_args__ = (
+        # target_kind takes one of three values, so these three make exactly one target set.
         CheckConstraint(
-            "(target_kind = 'product' AND product_id IS NOT NULL AND coupon_batch_id IS NULL"
-            " AND activity_url IS NULL)"
-            " OR (target_kind = 'coupon' AND coupon_batch_id IS NOT NULL AND product_id IS NULL"
-            " AND activity_url IS NULL)"
-            " OR (target_kind = 'activity' AND activity_url IS NOT NULL AND product_id IS NULL"
-            " AND coupon_batch_id IS NULL)",
-            name="exactly_one_target",
+            "(target_kind = 'product') = (product_id IS NOT NULL)", name="product_target"
+        ),
+        CheckConstraint(
+            "(target_kind = 'coupon') = (coupon_batch_id IS NOT NULL)", name="coupon_target"
+        ),
+        CheckConstraint(
+            "(target_kind = 'activity') = (activity_url IS NOT NULL)", name="activity_target"
         ),
         Index("ix_tracked_link_promoter_id_id", "promoter_id", "id"),
     )
@@ -95,7 +96,14 @@ class Click(Base):
     __tablename__ = "click"
     __table_args__ = (
         Index("ix_click_promoter_id_clicked_at", "promoter_id", "clicked_at"),
-        Index("ix_click_consumer_id_clicked_at", "consumer_id", "clicked_at"),
+        # Most clicks come from people checkout has not met yet (no consumer): leave them out.
+        Index(
+            "ix_click_consumer_id_clicked_at",
+            "consumer_id",
+            "clicked_at",
+            sqlite_where=text("consumer_id IS NOT NULL"),
+            postgresql_where=text("consumer_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

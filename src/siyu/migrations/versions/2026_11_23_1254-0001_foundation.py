@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:41:06.719035
+Create Date: 2026-11-23 12:54:07.766094
 """
 
 from collections.abc import Sequence
@@ -447,6 +447,65 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "withdrawal",
+        sa.Column(
+            "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "requested",
+                "approved",
+                "paid",
+                "rejected",
+                "failed",
+                name="withdrawalstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("idempotency_key", sa.String(length=80), nullable=False),
+        sa.Column("bill_no", sa.String(length=40), nullable=True),
+        sa.Column("payout_channel", sa.String(length=16), nullable=False),
+        sa.Column(
+            "reviewed_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("reviewed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reject_reason", sa.String(length=500), nullable=True),
+        sa.Column("paid_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failure_reason", sa.String(length=500), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount_fen >= 1000", name=op.f("ck_withdrawal_minimum_ten_yuan")),
+        sa.ForeignKeyConstraint(
+            ["promoter_id"], ["promoter.id"], name=op.f("fk_withdrawal_promoter_id_promoter")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_withdrawal_reviewed_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_withdrawal")),
+        sa.UniqueConstraint("bill_no", name=op.f("uq_withdrawal_bill_no")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_withdrawal_idempotency_key")),
+    )
+    with op.batch_alter_table("withdrawal", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_withdrawal_promoter_id"), ["promoter_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_withdrawal_status"), ["status"], unique=False)
+
+    op.create_table(
         "coupon_batch",
         sa.Column(
             "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -540,6 +599,48 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "coupon_grant",
+        sa.Column(
+            "coupon_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "issued", "used", "released", name="coupongrantstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("used_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_coupon_grant_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["coupon_batch_id"],
+            ["coupon_batch.id"],
+            name=op.f("fk_coupon_grant_coupon_batch_id_coupon_batch"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_grant")),
+    )
+    with op.batch_alter_table("coupon_grant", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_coupon_grant_consumer_id"), ["consumer_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_coupon_grant_coupon_batch_id"), ["coupon_batch_id"], unique=False
+        )
+
+    op.create_table(
         "tracked_link",
         sa.Column(
             "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -587,8 +688,16 @@ def upgrade() -> None:
         sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "(target_kind = 'product' AND product_id IS NOT NULL AND coupon_batch_id IS NULL AND activity_url IS NULL) OR (target_kind = 'coupon' AND coupon_batch_id IS NOT NULL AND product_id IS NULL AND activity_url IS NULL) OR (target_kind = 'activity' AND activity_url IS NOT NULL AND product_id IS NULL AND coupon_batch_id IS NULL)",
-            name=op.f("ck_tracked_link_exactly_one_target"),
+            "(target_kind = 'activity') = (activity_url IS NOT NULL)",
+            name=op.f("ck_tracked_link_activity_target"),
+        ),
+        sa.CheckConstraint(
+            "(target_kind = 'coupon') = (coupon_batch_id IS NOT NULL)",
+            name=op.f("ck_tracked_link_coupon_target"),
+        ),
+        sa.CheckConstraint(
+            "(target_kind = 'product') = (product_id IS NOT NULL)",
+            name=op.f("ck_tracked_link_product_target"),
         ),
         sa.ForeignKeyConstraint(
             ["coupon_batch_id"],
@@ -646,22 +755,422 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("click", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_click_consumer_id_clicked_at", ["consumer_id", "clicked_at"], unique=False
+            "ix_click_consumer_id_clicked_at",
+            ["consumer_id", "clicked_at"],
+            unique=False,
+            sqlite_where=sa.text("consumer_id IS NOT NULL"),
+            postgresql_where=sa.text("consumer_id IS NOT NULL"),
         )
         batch_op.create_index(batch_op.f("ix_click_link_id"), ["link_id"], unique=False)
         batch_op.create_index(
             "ix_click_promoter_id_clicked_at", ["promoter_id", "clicked_at"], unique=False
         )
 
+    op.create_table(
+        "sales_order",
+        sa.Column("order_no", sa.String(length=32), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum("h5", "webhook", "import", name="ordersource", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("external_order_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "paid",
+                "shipped",
+                "received",
+                "cancelled",
+                name="orderstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("items_fen", sa.BigInteger(), nullable=False),
+        sa.Column("coupon_discount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("freight_fen", sa.BigInteger(), nullable=False),
+        sa.Column("paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "coupon_grant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("click_token", sa.String(length=64), nullable=True),
+        sa.Column("buyer_ip_hash", sa.String(length=64), nullable=True),
+        sa.Column("buyer_device_hash", sa.String(length=64), nullable=True),
+        sa.Column("address_hash", sa.String(length=64), nullable=True),
+        sa.Column("region", sa.String(length=64), nullable=False),
+        sa.Column("paid_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("shipped_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("auto_confirm_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "coupon_discount_fen >= 0", name=op.f("ck_sales_order_coupon_non_negative")
+        ),
+        sa.CheckConstraint("freight_fen >= 0", name=op.f("ck_sales_order_freight_non_negative")),
+        sa.CheckConstraint("items_fen >= 0", name=op.f("ck_sales_order_items_non_negative")),
+        sa.CheckConstraint("paid_fen >= 0", name=op.f("ck_sales_order_paid_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_sales_order_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["coupon_grant_id"],
+            ["coupon_grant.id"],
+            name=op.f("fk_sales_order_coupon_grant_id_coupon_grant"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_order")),
+        sa.UniqueConstraint("order_no", name=op.f("uq_sales_order_order_no")),
+    )
+    with op.batch_alter_table("sales_order", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_auto_confirm_at"), ["auto_confirm_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_consumer_id"), ["consumer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sales_order_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "uq_order_source_external", ["source", "external_order_id"], unique=True
+        )
+
+    op.create_table(
+        "order_line",
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("external_key", sa.String(length=160), nullable=True),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price_fen", sa.BigInteger(), nullable=False),
+        sa.Column("coupon_discount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("virtual_asset_fen", sa.BigInteger(), nullable=False),
+        sa.Column("paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("refunded_fen", sa.BigInteger(), nullable=False),
+        sa.Column("open_aftersales", sa.Integer(), nullable=False),
+        sa.Column(
+            "attribution_source",
+            sa.Enum(
+                "click", "binding", "none", name="attributionsource", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("click_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "l1_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "l2_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("l2_active", sa.Boolean(), nullable=False),
+        sa.Column("commission_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("fixed_commission_fen", sa.BigInteger(), nullable=True),
+        sa.Column("platform_take_bp", sa.Integer(), nullable=False),
+        sa.Column("l2_share_bp", sa.Integer(), nullable=False),
+        sa.Column("self_purchase", sa.Boolean(), nullable=False),
+        sa.Column("self_purchase_commission", sa.Boolean(), nullable=False),
+        sa.Column("hold_days", sa.Integer(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "coupon_discount_fen >= 0", name=op.f("ck_order_line_coupon_non_negative")
+        ),
+        sa.CheckConstraint(
+            "open_aftersales >= 0", name=op.f("ck_order_line_open_aftersales_non_negative")
+        ),
+        sa.CheckConstraint("paid_fen >= 0", name=op.f("ck_order_line_paid_non_negative")),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_order_line_quantity_positive")),
+        sa.CheckConstraint(
+            "refunded_fen >= 0 AND refunded_fen <= paid_fen",
+            name=op.f("ck_order_line_refund_in_range"),
+        ),
+        sa.CheckConstraint(
+            "unit_price_fen >= 0", name=op.f("ck_order_line_unit_price_non_negative")
+        ),
+        sa.CheckConstraint(
+            "virtual_asset_fen >= 0", name=op.f("ck_order_line_virtual_asset_non_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["click_id"], ["click.id"], name=op.f("fk_order_line_click_id_click")
+        ),
+        sa.ForeignKeyConstraint(
+            ["l1_promoter_id"], ["promoter.id"], name=op.f("fk_order_line_l1_promoter_id_promoter")
+        ),
+        sa.ForeignKeyConstraint(
+            ["l2_promoter_id"], ["promoter.id"], name=op.f("fk_order_line_l2_promoter_id_promoter")
+        ),
+        sa.ForeignKeyConstraint(
+            ["link_id"], ["tracked_link.id"], name=op.f("fk_order_line_link_id_tracked_link")
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchant.id"], name=op.f("fk_order_line_merchant_id_merchant")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["sales_order.id"], name=op.f("fk_order_line_order_id_sales_order")
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["product.id"], name=op.f("fk_order_line_product_id_product")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_line")),
+        sa.UniqueConstraint("external_key", name=op.f("uq_order_line_external_key")),
+    )
+    with op.batch_alter_table("order_line", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_order_line_l1_promoter_id"), ["l1_promoter_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_order_line_link_id"), ["link_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_order_line_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_order_line_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_order_line_product_id"), ["product_id"], unique=False)
+
+    op.create_table(
+        "after_sale",
+        sa.Column(
+            "order_line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum("refund", "return", name="aftersalekind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "requested",
+                "approved",
+                "rejected",
+                name="aftersalestatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("external_id", sa.String(length=160), nullable=True),
+        sa.Column("decided_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "decided_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("decision_reason", sa.String(length=500), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount_fen > 0", name=op.f("ck_after_sale_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["decided_by_user_id"], ["user.id"], name=op.f("fk_after_sale_decided_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["order_line.id"],
+            name=op.f("fk_after_sale_order_line_id_order_line"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_after_sale")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_after_sale_external_id")),
+    )
+    with op.batch_alter_table("after_sale", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_after_sale_order_line_id"), ["order_line_id"], unique=False
+        )
+
+    op.create_table(
+        "commission",
+        sa.Column(
+            "order_line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "estimated",
+                "pending",
+                "settled",
+                "paid_out",
+                "invalid",
+                "reversed",
+                "on_hold",
+                name="commissionstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("settles_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("settled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("level IN (1, 2)", name=op.f("ck_commission_two_levels_only")),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchant.id"], name=op.f("fk_commission_merchant_id_merchant")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["order_line.id"],
+            name=op.f("fk_commission_order_line_id_order_line"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["promoter_id"], ["promoter.id"], name=op.f("fk_commission_promoter_id_promoter")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commission")),
+        sa.UniqueConstraint(
+            "order_line_id", "level", name=op.f("uq_commission_order_line_id_level")
+        ),
+    )
+    with op.batch_alter_table("commission", schema=None) as batch_op:
+        batch_op.create_index("ix_commission_due", ["state", "settles_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_commission_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_commission_promoter_state", ["promoter_id", "state"], unique=False
+        )
+
+    op.create_table(
+        "fraud_hold",
+        sa.Column(
+            "order_line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open",
+                "released",
+                "confirmed",
+                name="fraudholdstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "decided_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("decision_reason", sa.String(length=500), nullable=True),
+        sa.Column("decided_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["decided_by_user_id"], ["user.id"], name=op.f("fk_fraud_hold_decided_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["order_line.id"],
+            name=op.f("fk_fraud_hold_order_line_id_order_line"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["promoter_id"], ["promoter.id"], name=op.f("fk_fraud_hold_promoter_id_promoter")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fraud_hold")),
+    )
+    with op.batch_alter_table("fraud_hold", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_fraud_hold_order_line_id"), ["order_line_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_fraud_hold_promoter_id"), ["promoter_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fraud_hold_status"), ["status"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("fraud_hold", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fraud_hold_status"))
+        batch_op.drop_index(batch_op.f("ix_fraud_hold_promoter_id"))
+        batch_op.drop_index(batch_op.f("ix_fraud_hold_order_line_id"))
+
+    op.drop_table("fraud_hold")
+    with op.batch_alter_table("commission", schema=None) as batch_op:
+        batch_op.drop_index("ix_commission_promoter_state")
+        batch_op.drop_index(batch_op.f("ix_commission_merchant_id"))
+        batch_op.drop_index("ix_commission_due")
+
+    op.drop_table("commission")
+    with op.batch_alter_table("after_sale", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_after_sale_order_line_id"))
+
+    op.drop_table("after_sale")
+    with op.batch_alter_table("order_line", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_line_product_id"))
+        batch_op.drop_index(batch_op.f("ix_order_line_order_id"))
+        batch_op.drop_index(batch_op.f("ix_order_line_merchant_id"))
+        batch_op.drop_index(batch_op.f("ix_order_line_link_id"))
+        batch_op.drop_index(batch_op.f("ix_order_line_l1_promoter_id"))
+
+    op.drop_table("order_line")
+    with op.batch_alter_table("sales_order", schema=None) as batch_op:
+        batch_op.drop_index("uq_order_source_external")
+        batch_op.drop_index(batch_op.f("ix_sales_order_status"))
+        batch_op.drop_index(batch_op.f("ix_sales_order_consumer_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_order_auto_confirm_at"))
+
+    op.drop_table("sales_order")
     with op.batch_alter_table("click", schema=None) as batch_op:
         batch_op.drop_index("ix_click_promoter_id_clicked_at")
         batch_op.drop_index(batch_op.f("ix_click_link_id"))
-        batch_op.drop_index("ix_click_consumer_id_clicked_at")
+        batch_op.drop_index(
+            "ix_click_consumer_id_clicked_at",
+            sqlite_where=sa.text("consumer_id IS NOT NULL"),
+            postgresql_where=sa.text("consumer_id IS NOT NULL"),
+        )
 
     op.drop_table("click")
     with op.batch_alter_table("tracked_link", schema=None) as batch_op:
@@ -670,6 +1179,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tracked_link_coupon_batch_id"))
 
     op.drop_table("tracked_link")
+    with op.batch_alter_table("coupon_grant", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_coupon_grant_coupon_batch_id"))
+        batch_op.drop_index(batch_op.f("ix_coupon_grant_consumer_id"))
+
+    op.drop_table("coupon_grant")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_transaction_id"))
         batch_op.drop_index("ix_ledger_entry_account_id_id")
@@ -680,6 +1194,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_batch_merchant_id"))
 
     op.drop_table("coupon_batch")
+    with op.batch_alter_table("withdrawal", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_withdrawal_status"))
+        batch_op.drop_index(batch_op.f("ix_withdrawal_promoter_id"))
+
+    op.drop_table("withdrawal")
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.drop_index("ix_product_pool")
         batch_op.drop_index(batch_op.f("ix_product_merchant_id"))

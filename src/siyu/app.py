@@ -19,6 +19,7 @@ from siyu import __version__
 from siyu.config import Settings, current_settings
 from siyu.errors import AppError
 from siyu.jobs import get_queue
+from siyu.links.clicks import start_click_buffer, stop_click_buffer
 from siyu.web.deps import LoginRequired, render
 
 logger = logging.getLogger("siyu")
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, run_jobs: bool | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        start_click_buffer(settings)
         if consume_jobs:
             get_queue().start_consumer(settings.jobs_workers)
         try:
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, run_jobs: bool | None = None) -
         finally:
             if consume_jobs:
                 get_queue().stop_consumer()
+            # Writes every buffered click before the process exits (docs/links.md).
+            stop_click_buffer()
 
     app = FastAPI(
         title="siyu 私域 API",

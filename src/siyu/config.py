@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     # Business policy defaults (product.md §3).
     platform_take_bp: int = Field(default=1000, ge=0, le=10000)
     binding_mode: BindingMode = "first_bind_wins"
+    # Orders (docs/orders-webhook.md): the webhook is refused (401) while no secret is set.
+    order_webhook_secret: str | None = None
+    auto_confirm_days: int = Field(default=10, ge=1, le=90)
+    # Commissions and withdrawals (product.md §3, issue 3).
+    l2_share_bp: int = Field(default=1000, ge=0, le=10000)
+    self_purchase_commission: bool = False
+    hold_days: Literal[0, 7, 14, 30, 60, 90] = 7
+    withdrawal_minimum_fen: int = Field(default=1000, ge=1000, le=10**11)
 
     # Tracked links (docs/links.md): short-link lifetime, redirect cache, click write-behind.
     link_expiry_days: int = Field(default=60, ge=1, le=3650)

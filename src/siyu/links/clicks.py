@@ -200,7 +200,9 @@ def write_batch(database: Database, rows: list[ClickRow]) -> int:
         kept: list[ClickRow] = []
         for row in fresh:
             if row["link_id"] not in link_ids:
-                logger.error("dropping click %s: link %s does not exist", row["token"], row["link_id"])
+                logger.error(
+                    "dropping click %s: link %s does not exist", row["token"], row["link_id"]
+                )
                 continue
             if row["consumer_id"] is not None and row["consumer_id"] not in consumer_ids:
                 row = ClickRow(**{**row, "consumer_id": None})

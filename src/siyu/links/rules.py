@@ -104,6 +104,7 @@ class RedirectOutcome(enum.StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     DISABLED = "disabled"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)

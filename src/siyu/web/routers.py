@@ -8,14 +8,39 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from siyu.auth import routes as auth_api
     from siyu.catalog import routes as catalog_api
+    from siyu.links import routes as links_api
+    from siyu.orders import routes as orders_api
+    from siyu.orders import webhook as orders_webhook
     from siyu.promoters import routes as promoters_api
-    from siyu.web import auth_pages, catalog_pages, dashboard, h5_pages, promoter_pages
+    from siyu.web import (
+        auth_pages,
+        catalog_pages,
+        dashboard,
+        h5_pages,
+        link_pages,
+        order_pages,
+        promoter_pages,
+    )
 
     app.include_router(auth_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
     app.include_router(promoters_api.router, prefix="/api/v1")
+    app.include_router(links_api.router, prefix="/api/v1")
+    app.include_router(orders_api.router, prefix="/api/v1")
+    app.include_router(orders_webhook.router, prefix="/api/v1")
+    from siyu.commissions import routes as commissions_api
+    from siyu.web import money_pages
+    from siyu.withdrawals import routes as withdrawals_api
+
+    app.include_router(commissions_api.router, prefix="/api/v1")
+    app.include_router(withdrawals_api.router, prefix="/api/v1")
+    app.include_router(money_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
     app.include_router(catalog_pages.router)
     app.include_router(promoter_pages.router)
     app.include_router(h5_pages.router)
+    app.include_router(link_pages.router)
+    app.include_router(order_pages.router)
+    # /s/… and /l/… redirects are served in front of all middleware: see links/routes.py.
+    links_api.install_redirects(app)

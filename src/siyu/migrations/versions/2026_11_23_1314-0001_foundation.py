@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:54:07.766094
+Create Date: 2026-11-23 13:14:27.569161
 """
 
 from collections.abc import Sequence
@@ -761,9 +761,8 @@ def upgrade() -> None:
             sqlite_where=sa.text("consumer_id IS NOT NULL"),
             postgresql_where=sa.text("consumer_id IS NOT NULL"),
         )
-        batch_op.create_index(batch_op.f("ix_click_link_id"), ["link_id"], unique=False)
         batch_op.create_index(
-            "ix_click_promoter_id_clicked_at", ["promoter_id", "clicked_at"], unique=False
+            "ix_click_promoter_id_link_id", ["promoter_id", "link_id"], unique=False
         )
 
     op.create_table(
@@ -1164,8 +1163,7 @@ def downgrade() -> None:
 
     op.drop_table("sales_order")
     with op.batch_alter_table("click", schema=None) as batch_op:
-        batch_op.drop_index("ix_click_promoter_id_clicked_at")
-        batch_op.drop_index(batch_op.f("ix_click_link_id"))
+        batch_op.drop_index("ix_click_promoter_id_link_id")
         batch_op.drop_index(
             "ix_click_consumer_id_clicked_at",
             sqlite_where=sa.text("consumer_id IS NOT NULL"),

@@ -1,0 +1,224 @@
+"""Commission queries, including the set-based settlement. The only place that builds SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy.orm import Session
+
+from siyu.kit.pagination import Page, PageRequest
+from siyu.ledger.repository import key_of
+from siyu.ledger.rules import AccountKey
+from siyu.models import (
+    Commission,
+    CommissionState,
+    Consumer,
+    FraudHold,
+    FraudHoldStatus,
+    LedgerAccount,
+    LedgerAccountKind,
+    LedgerEntry,
+    LedgerOwnerType,
+    LedgerTransaction,
+    Order,
+    OrderLine,
+    Promoter,
+)
+from siyu.models.base import UTCDateTime
+
+T = TypeVar("T")
+
+SETTLE_KEY_PREFIX = "commission:settle:"
+SETTLE_KIND = "commission.settled"
+
+# Step 1 locks and marks the due rows (on PostgreSQL the UPDATE waits for a concurrent refund's
+# row lock and re-checks the WHERE against the committed row, so a refund and the settlement of
+# the same commission serialise). Rows marked settled without a settle transaction are exactly
+# this run's batch: every earlier run wrote the transaction in the same database transaction.
+_MARK_DUE = text(
+    """
+    UPDATE commission SET state = 'settled', settled_at = :now, updated_at = :now
+    WHERE state = 'pending' AND settles_at IS NOT NULL AND settles_at <= :now
+      AND amount_fen > 0
+      AND EXISTS (SELECT 1 FROM order_line l
+                  WHERE l.id = commission.order_line_id AND l.open_aftersales = 0)
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_INSERT_TRANSACTIONS = text(
+    """
+    INSERT INTO ledger_transaction
+        (kind, correlation_key, idempotency_key, memo, actor_user_id, created_at)
+    SELECT :kind, 'order_line:' || CAST(c.order_line_id AS VARCHAR(20)),
+           :prefix || CAST(c.id AS VARCHAR(20)), '', NULL, :now
+    FROM commission c
+    WHERE c.state = 'settled' AND NOT EXISTS (
+        SELECT 1 FROM ledger_transaction t
+        WHERE t.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20)))
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+# Both legs of every new settle transaction in one statement: pending −amount, available +amount.
+_INSERT_ENTRIES = text(
+    """
+    INSERT INTO ledger_entry (transaction_id, account_id, amount_fen, created_at)
+    SELECT t.id, a.id, CASE WHEN a.kind = 'promoter_pending' THEN -c.amount_fen
+                            ELSE c.amount_fen END, :now
+    FROM ledger_transaction t
+    JOIN commission c ON t.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20))
+    JOIN ledger_account a ON a.owner_type = 'promoter' AND a.owner_id = c.promoter_id
+                         AND a.kind IN ('promoter_pending', 'promoter_available')
+    WHERE t.kind = :kind
+      AND NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.transaction_id = t.id)
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_DUE_PROMOTERS = text(
+    """
+    SELECT DISTINCT c.promoter_id FROM commission c JOIN order_line l ON l.id = c.order_line_id
+    WHERE c.state = 'pending' AND c.settles_at IS NOT NULL AND c.settles_at <= :now
+      AND c.amount_fen > 0 AND l.open_aftersales = 0
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+class CommissionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_line(self, line_id: int, *, lock: bool = False) -> list[Commission]:
+        statement = (
+            select(Commission).where(Commission.order_line_id == line_id).order_by(Commission.id)
+        )
+        if lock:
+            statement = statement.with_for_update()
+        return list(self.session.scalars(statement))
+
+    def get(self, commission_id: int) -> Commission | None:
+        return self.session.get(Commission, commission_id)
+
+    def line(self, line_id: int) -> OrderLine | None:
+        return self.session.get(OrderLine, line_id)
+
+    def consumer(self, consumer_id: int) -> Consumer | None:
+        return self.session.get(Consumer, consumer_id)
+
+    def promoter(self, promoter_id: int) -> Promoter | None:
+        return self.session.get(Promoter, promoter_id)
+
+    def attributed_order_times(
+        self, promoter_id: int, since: datetime, until: datetime
+    ) -> list[datetime]:
+        rows = self.session.scalars(
+            select(Order.paid_at)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(
+                OrderLine.l1_promoter_id == promoter_id,
+                Order.paid_at >= since,
+                Order.paid_at <= until,
+            )
+            .distinct()
+        )
+        return list(rows)
+
+    def net_by_account(self, correlation_key: str) -> dict[AccountKey, int]:
+        """What all of one business object's movements did to each account (zeros dropped)."""
+        rows = self.session.execute(
+            select(LedgerAccount, func.sum(LedgerEntry.amount_fen))
+            .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .where(LedgerTransaction.correlation_key == correlation_key)
+            .group_by(LedgerAccount.id)
+            .order_by(LedgerAccount.id)
+        ).all()
+        return {key_of(account): int(total) for account, total in rows if int(total) != 0}
+
+    # --- holds -----------------------------------------------------------------------------
+
+    def open_hold_of_line(self, line_id: int) -> FraudHold | None:
+        return self.session.scalar(
+            select(FraudHold).where(
+                FraudHold.order_line_id == line_id, FraudHold.status == FraudHoldStatus.OPEN
+            )
+        )
+
+    def hold(self, hold_id: int, *, lock: bool = False) -> FraudHold | None:
+        statement = select(FraudHold).where(FraudHold.id == hold_id)
+        if lock:
+            statement = statement.with_for_update()
+        return self.session.scalar(statement)
+
+    def holds(self, status: FraudHoldStatus | None, page: PageRequest) -> Page[FraudHold]:
+        statement = select(FraudHold)
+        if status is not None:
+            statement = statement.where(FraudHold.status == status)
+        return self._page(statement.order_by(FraudHold.id.desc()), page)
+
+    # --- listing ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        page: PageRequest,
+        *,
+        state: CommissionState | None = None,
+        promoter_id: int | None = None,
+        merchant_id: int | None = None,
+    ) -> Page[Commission]:
+        statement = select(Commission)
+        if state is not None:
+            statement = statement.where(Commission.state == state)
+        if promoter_id is not None:
+            statement = statement.where(Commission.promoter_id == promoter_id)
+        if merchant_id is not None:
+            statement = statement.where(Commission.merchant_id == merchant_id)
+        return self._page(statement.order_by(Commission.id.desc()), page)
+
+    def totals_by_state(self, promoter_id: int) -> dict[CommissionState, int]:
+        rows = self.session.execute(
+            select(Commission.state, func.sum(Commission.amount_fen))
+            .where(Commission.promoter_id == promoter_id)
+            .group_by(Commission.state)
+        ).all()
+        return {state: int(total) for state, total in rows}
+
+    def _page(self, statement: Select[T], page: PageRequest) -> Page[T]:
+        total = self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        items: Sequence[T] = self.session.scalars(
+            statement.limit(page.size).offset(page.offset)
+        ).all()
+        return Page(items=list(items), total=int(total), request=page)
+
+    # --- settlement ------------------------------------------------------------------------
+
+    def due_promoter_ids(self, now: datetime) -> list[int]:
+        return [int(row[0]) for row in self.session.execute(_DUE_PROMOTERS, {"now": now})]
+
+    def settle_due(self, now: datetime) -> int:
+        """Three statements, no loop over rows; the caller has created the accounts."""
+        marked = self.session.execute(_MARK_DUE, {"now": now})
+        count = int(getattr(marked, "rowcount", 0) or 0)
+        if count == 0:
+            return 0
+        parameters = {"now": now, "kind": SETTLE_KIND, "prefix": SETTLE_KEY_PREFIX}
+        self.session.execute(_INSERT_TRANSACTIONS, parameters)
+        self.session.execute(_INSERT_ENTRIES, parameters)
+        self.session.expire_all()
+        return count
+
+
+def promoter_kind_of_state(state: CommissionState) -> LedgerAccountKind | None:
+    """Which of the promoter's accounts holds a commission's money in this state."""
+    if state in (CommissionState.ESTIMATED, CommissionState.PENDING):
+        return LedgerAccountKind.PROMOTER_PENDING
+    if state == CommissionState.ON_HOLD:
+        return LedgerAccountKind.PROMOTER_ON_HOLD
+    if state in (CommissionState.SETTLED, CommissionState.PAID_OUT):
+        return LedgerAccountKind.PROMOTER_AVAILABLE
+    return None
+
+
+def promoter_key(kind: LedgerAccountKind, promoter_id: int) -> AccountKey:
+    return AccountKey(kind, LedgerOwnerType.PROMOTER, promoter_id)

@@ -457,7 +457,11 @@ def main() -> None:
         print(
             f"load: {CONNECTIONS} connections, {seconds:.0f} s per server after {warmup:.0f} s "
             f"warm-up, {len(paths):,} distinct codes; uvicorn 1 worker on 127.0.0.1"
-            + (f"; server on CPU {server_cpu}, client on CPU {client_cpu}" if server_cpu is not None else "")
+            + (
+                f"; server on CPU {server_cpu}, client on CPU {client_cpu}"
+                if server_cpu is not None
+                else ""
+            )
         )
         results: dict[str, Measured] = {}
         for kind in ("bare", "siyu"):
@@ -476,7 +480,9 @@ def main() -> None:
         )
     ratio = siyu.requests_per_second / bare.requests_per_second
     p99_verdict = "PASS" if siyu.p99_ms <= TARGET_P99_MS else "MISS"
-    print(f"p99 at {CONNECTIONS} connections: siyu {siyu.p99_ms:.2f} ms target<=25 ms {p99_verdict}")
+    print(
+        f"p99 at {CONNECTIONS} connections: siyu {siyu.p99_ms:.2f} ms target<=25 ms {p99_verdict}"
+    )
     answered = results["siyu"].answered
     match = "MATCH" if recorded == answered else "MISMATCH"
     print(

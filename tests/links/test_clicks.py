@@ -18,7 +18,9 @@ from tests.conftest import count_rows
 from tests.links.conftest import MadePromoter, Shop, clicks_of
 
 
-def row(number: int, link_id: int = 1, promoter_id: int = 1, consumer_id: int | None = None) -> ClickRow:
+def row(
+    number: int, link_id: int = 1, promoter_id: int = 1, consumer_id: int | None = None
+) -> ClickRow:
     return ClickRow(
         token=f"token-{number:06d}",
         link_id=link_id,

@@ -40,7 +40,8 @@ class TestSubId:
 
 class TestActivityUrl:
     @pytest.mark.parametrize(
-        "value", ["/m/activities/11", "/m/a?x=1", f"{BASE}/m/activities/3", "http://siyu.example.com/x"]
+        "value",
+        ["/m/activities/11", "/m/a?x=1", f"{BASE}/m/activities/3", "http://siyu.example.com/x"],
     )
     def test_own_pages_are_allowed(self, value: str) -> None:
         assert rules.check_activity_url(f" {value} ", BASE) == value
@@ -106,7 +107,9 @@ class TestDestinations:
         assert rules.truncate_user_agent("x" * 300) == "x" * 255
 
 
-def _entry(active: bool = True, expires_in: float = 3600.0, now: float = 1_000_000.0) -> RedirectEntry:
+def _entry(
+    active: bool = True, expires_in: float = 3600.0, now: float = 1_000_000.0
+) -> RedirectEntry:
     return RedirectEntry(
         link_id=1,
         promoter_id=2,

@@ -148,3 +148,63 @@ class TestPages:
         statement = client.get("/h5/earnings/statement?month=2026-06")
         assert statement.status_code == 200
         assert "90.00" in statement.text
+
+
+class TestCostsAndStatementsApi:
+    def test_merchant_costs_are_its_own(
+        self, world: World, api_as: Any, make_user: Any, admin: Principal
+    ) -> None:
+        merchant = api_as(make_user(Role.MERCHANT, "shop", merchant_id=world.merchant_id))
+        costs = merchant.get(f"/api/v1/commissions/costs/{world.merchant_id}").json()
+        # two orders of 1000.00 at 5 % + 31 orders of 10.00 at 5 % (one on hold)
+        assert costs == {
+            "merchant_id": world.merchant_id,
+            "commission_cost_fen": 2 * 5000 + 31 * 50,
+        }
+        assert merchant.get(f"/api/v1/commissions/costs/{world.merchant_id + 1}").status_code == 404
+        assert (
+            api_as(world.l1).get(f"/api/v1/commissions/costs/{world.merchant_id}").status_code
+            == 404
+        )
+
+    def test_statement_api_reconciles(self, world: World, api_as: Any) -> None:
+        l1 = api_as(world.l1)
+        body = l1.get(f"/api/v1/commissions/statements/{world.l1_id}/2026/6").json()
+        assert (body["opening_fen"], body["accrued_fen"], body["closing_fen"]) == (0, 9000, 9000)
+        assert body["reconciles"] is True
+        assert l1.get(f"/api/v1/commissions/statements/{world.l2_id}/2026/6").status_code == 404
+
+    def test_resubmit_keeps_the_bill(self, world: World, api_as: Any, admin: Principal) -> None:
+        l1 = api_as(world.l1)
+        staff = api_as(admin)
+        created = l1.post("/api/v1/withdrawals", json={"amount_fen": 1000, "idempotency_key": "r"})
+        withdrawal_id = created.json()["id"]
+        bill = staff.post(f"/api/v1/withdrawals/{withdrawal_id}/approve").json()["bill_no"]
+        again = staff.post(f"/api/v1/withdrawals/{withdrawal_id}/resubmit").json()
+        assert again["bill_no"] == bill
+        assert again["status"] == "approved"
+
+
+class TestConsoleActions:
+    def test_withdrawal_and_hold_forms(self, world: World, client: Any, admin: Principal) -> None:
+        from siyu.db import get_database
+        from siyu.models import FraudHold, Withdrawal
+        from siyu.withdrawals import service as withdrawals
+
+        with get_database().sessions() as session:
+            withdrawal = withdrawals.request_withdrawal(session, world.l1, 2000, "console")
+            session.commit()
+            withdrawal_id = withdrawal.id
+            hold_id = session.query(FraudHold.id).scalar()
+        client.login("admin")
+        response = client.submit(f"/console/withdrawals/{withdrawal_id}/approve")
+        assert response.status_code == 303
+        response = client.submit(f"/console/withdrawals/{withdrawal_id}/failed", {"reason": ""})
+        assert response.status_code == 303
+        assert "操作失败" in client.get("/console/withdrawals").text
+        client.submit(f"/console/withdrawals/{withdrawal_id}/failed", {"reason": "账户冻结"})
+        response = client.submit(f"/console/holds/{hold_id}/release", {"reason": "核实无误"})
+        assert response.status_code == 303
+        with get_database().sessions() as session:
+            assert session.get(Withdrawal, withdrawal_id).status.value == "failed"  # type: ignore[union-attr]
+            assert session.get(FraudHold, hold_id).status.value == "released"  # type: ignore[union-attr]

@@ -15,13 +15,20 @@ from siyu.commissions.schemas import (
     FraudHoldPageOut,
     LedgerEntriesOut,
     LedgerEntryOut,
+    MerchantCostOut,
     SettleOut,
     StatementOut,
 )
 from siyu.errors import PermissionDenied
 from siyu.kit.pagination import PageRequest
 from siyu.ledger import service as ledger
-from siyu.models import CommissionState, FraudHoldStatus, LedgerOwnerType, Role
+from siyu.models import (
+    CommissionState,
+    FraudHoldStatus,
+    LedgerAccountKind,
+    LedgerOwnerType,
+    Role,
+)
 from siyu.web.deps import ApiUser, DbSession
 
 router = APIRouter(tags=["commissions"])
@@ -70,6 +77,14 @@ def earnings(promoter_id: int, user: ApiUser, session: DbSession) -> EarningsOut
         by_state_fen={state.value: amount for state, amount in by_state.items()},
         balances_fen={kind.value: amount for kind, amount in balances.items()},
     )
+
+
+@router.get("/commissions/costs/{merchant_id}", response_model=MerchantCostOut)
+def merchant_costs(merchant_id: int, user: ApiUser, session: DbSession) -> MerchantCostOut:
+    """What a merchant owes in commission (its own only; platform staff any)."""
+    balances = ledger.balances_for_owner(session, user, LedgerOwnerType.MERCHANT, merchant_id)
+    payable = balances[LedgerAccountKind.MERCHANT_PAYABLE]
+    return MerchantCostOut(merchant_id=merchant_id, commission_cost_fen=-payable)
 
 
 @router.get("/commissions/statements/{promoter_id}/{year}/{month}", response_model=StatementOut)

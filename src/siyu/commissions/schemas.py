@@ -98,3 +98,9 @@ class StatementOut(BaseModel):
 
 class SettleOut(BaseModel):
     settled: int
+
+
+class MerchantCostOut(BaseModel):
+    merchant_id: int
+    commission_cost_fen: int
+    """Commission charged net of cancellations and refunds (−merchant_payable balance)."""

@@ -81,3 +81,10 @@ def mark_failed(
     withdrawal_id: int, data: ReasonIn, user: ApiUser, session: DbSession
 ) -> WithdrawalOut:
     return _out(service.mark_failed(session, user, withdrawal_id, data.reason))
+
+
+@router.post("/withdrawals/{withdrawal_id}/resubmit", response_model=WithdrawalOut)
+def resubmit(withdrawal_id: int, user: ApiUser, session: DbSession) -> WithdrawalOut:
+    """Re-send a payout whose outcome is unknown, under its original bill number."""
+    service.resubmit(session, user, withdrawal_id)
+    return _out(service.get_withdrawal(session, user, withdrawal_id))

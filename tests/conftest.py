@@ -34,8 +34,29 @@ from siyu.jobs import JobQueue, configure_queue
 from siyu.migrations import upgrade_database
 from siyu.models import Base, Role, User
 
-PG_URL = os.environ.get("SIYU_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("SIYU_TEST_REDIS_URL")
+# Under pytest-xdist each worker gets its own PostgreSQL database (<name>_gw0, …) and its own
+# Redis database (15, 14, …), so workers never drop each other's schema or flush each other's queue.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_NUMBER = int(WORKER.removeprefix("gw")) if WORKER.startswith("gw") else None
+
+
+def _per_worker_pg(url: str | None) -> str | None:
+    if not url or WORKER_NUMBER is None:
+        return url
+    base, _, name = url.rpartition("/")
+    return f"{base}/{name}_gw{WORKER_NUMBER}"
+
+
+def _per_worker_redis(url: str | None) -> str | None:
+    if not url or WORKER_NUMBER is None:
+        return url
+    base, _, number = url.rpartition("/")
+    return f"{base}/{max(0, int(number or 15) - WORKER_NUMBER)}"
+
+
+BASE_PG_URL = os.environ.get("SIYU_TEST_DATABASE_URL")
+PG_URL = _per_worker_pg(BASE_PG_URL)
+REDIS_URL = _per_worker_redis(os.environ.get("SIYU_TEST_REDIS_URL"))
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct-horse-42"
 
@@ -54,9 +75,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _ensure_database(url: str) -> None:
+    """Create this worker's database on first use (connecting through the configured one)."""
+    assert BASE_PG_URL is not None
+    base = BASE_PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = url.rpartition("/")[2]
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_migrated() -> str:
     url = _pg_url()
+    if WORKER_NUMBER is not None:
+        _ensure_database(url)
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

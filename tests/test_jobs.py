@@ -36,9 +36,9 @@ from siyu.jobs import (
     registered_jobs,
 )
 from siyu.models import Role, User
+from tests.conftest import REDIS_URL  # one Redis database per xdist worker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("SIYU_TEST_REDIS_URL")
 REDIS_SKIP_REASON = (
     "Redis not configured: set SIYU_TEST_REDIS_URL to a dedicated database "
     "(e.g. redis://127.0.0.1:6379/15; the test empties siyu's queue there) to run this test"

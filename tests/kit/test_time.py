@@ -91,3 +91,26 @@ class TestShanghaiEdges:
     def test_other_fixed_offsets_convert(self) -> None:
         tokyo = timezone(timedelta(hours=9))
         assert shanghai_day(datetime(2026, 11, 11, 0, 30, tzinfo=tokyo)) == date(2026, 11, 10)
+
+
+class TestTravelTo:
+    def test_moves_the_clock_and_restores_it(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from siyu.kit.time import travel_to, utc_now
+
+        target = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
+        with travel_to(target):
+            inside = utc_now()
+            assert target <= inside < target + timedelta(seconds=5)
+        assert abs(utc_now() - datetime.now(UTC)) < timedelta(seconds=1)
+
+    def test_refuses_naive_moments(self) -> None:
+        from datetime import datetime
+
+        import pytest
+
+        from siyu.kit.time import travel_to
+
+        with pytest.raises(ValueError, match="naive"), travel_to(datetime(2026, 1, 1)):
+            pass

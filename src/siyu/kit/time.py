@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+# The simulated clock (demo loader, simulations, tests): an offset added to the real time, so
+# time still moves while a simulation runs. Production never sets it.
+_offset: list[timedelta] = [timedelta(0)]
+
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The one clock. Every 'now' in siyu comes from here."""
+    return datetime.now(UTC) + _offset[0]
+
+
+@contextmanager
+def travel_to(moment: datetime) -> Iterator[None]:
+    """Run the block as if the current time were ``moment`` (then keep ticking from there)."""
+    previous = _offset[0]
+    _offset[0] = ensure_aware(moment) - datetime.now(UTC)
+    try:
+        yield
+    finally:
+        _offset[0] = previous
 
 
 def ensure_aware(value: datetime) -> datetime:

@@ -10,8 +10,8 @@ Loss bounds (also in docs/links.md):
 - Clean shutdown (SIGTERM/SIGINT to uvicorn, the app's lifespan ends): ``stop`` writes every
   pending row before the process exits. Nothing is lost.
 - Crash (SIGKILL, OOM, power loss): the rows accepted since the last committed batch are lost:
-  at most one flush interval of clicks, or one batch being written, whichever is larger (at the
-  defaults, 200 ms or 1,000 clicks).
+  at most the clicks of the last flush interval plus the time the batch in progress takes to
+  commit (at the defaults 200 ms + a few ms of clicks).
 - Database unreachable: rows stay queued and are retried every interval; beyond
   ``click_buffer_max_pending`` the oldest are dropped and counted (``dropped``) and logged.
 

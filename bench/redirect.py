@@ -7,10 +7,10 @@ are driven by the same bounded load: wrk (Debian's ``wrk``) with 64 connections 
 duration over the same random sample of short codes; without wrk, an asyncio httpx client with
 64 connections (much slower, so the figures are then bound by the client, and say so).
 
-The two servers take turns: after a warm-up each, R alternating timed rounds (bare, siyu, bare,
-siyu, ...). The ratio compares each server's best round: on a shared machine other work only
-ever takes throughput away, so the best round is the least disturbed one; the median ratio is
-printed too.
+The two servers take turns: after a warm-up each (every code requested once, then a few
+seconds of load), R alternating timed rounds (bare, siyu, bare, siyu, ...). The ratio compares
+each server's best round: on a shared machine other work only ever takes throughput away, so
+the best round is the least disturbed one; the median ratio is printed too.
 
 siyu serves a seeded SQLite database in a temporary directory (``SIYU_DATABASE_URL`` may point
 it at PostgreSQL instead). After the rounds both servers get SIGTERM (a clean shutdown: siyu's
@@ -331,6 +331,24 @@ def run_wrk(port: int, script: Path, seconds: float, cpu: int | None) -> Load:
     )
 
 
+def visit_all(port: int, paths: list[str]) -> None:
+    """Every code once before timing: the rounds measure the steady state (links cached), not
+    the first click on each of N links."""
+    import httpx
+
+    async def visit() -> None:
+        queue = list(paths)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            async def worker() -> None:
+                while queue:
+                    await client.get(queue.pop())
+
+            await asyncio.gather(*(worker() for _ in range(32)))
+
+    asyncio.run(visit())
+
+
 def run_httpx(port: int, paths: list[str], seconds: float) -> Load:
     import httpx
 
@@ -473,6 +491,7 @@ def main() -> None:
         loads: dict[str, list[Load]] = {kind: [] for kind in KINDS}
         try:
             for server in servers.values():
+                visit_all(server.port, paths)
                 drive(server, paths, script, warmup, client_cpu)
             for _ in range(rounds):
                 for kind, server in servers.items():

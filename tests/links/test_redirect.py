@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import inspect
@@ -12,14 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from siyu.config import Settings
 from siyu.db import Database
 from siyu.kit.time import utc_now
 from siyu.links import routes, service
 from siyu.links.clicks import click_buffer
-from siyu.models import Click, Consumer, LinkPosition, LinkTargetKind
+from siyu.models import Click, Consumer, LinkPosition, LinkTargetKind, TrackedLink
 from tests.catalog.conftest import Catalog, coupon_fields
 from tests.conftest import ConsoleClient, count_rows
 from tests.links.conftest import MadePromoter, Shop, clicks_of, expire_link, load_link
@@ -372,3 +373,52 @@ class TestHotPath:
             )
             session.commit()  # the commit drops the cached "unknown" in this process
         assert get(web, "/s/KNWN234").status_code == 302
+
+
+class TestCacheRefresh:
+    def test_a_stale_entry_answers_at_once_and_is_reloaded_behind(
+        self,
+        web: ConsoleClient,
+        settings: Settings,
+        database: Database,
+        link_id: int,
+        code: str,
+    ) -> None:
+        service.redirect_context().cache.ttl_seconds = 0.2
+        assert get(web, f"/s/{code}").status_code == 302  # loaded and cached
+        # Another process disables the link: this process's cache does not hear of it.
+        with database.sessions() as session:
+            session.execute(
+                update(TrackedLink).where(TrackedLink.id == link_id).values(is_active=False)
+            )
+            session.commit()
+        time.sleep(0.25)  # now stale
+        assert get(web, f"/s/{code}").status_code == 302  # the stale answer; a reload starts
+        deadline = time.monotonic() + 5
+        while get(web, f"/s/{code}").status_code != 410:
+            assert time.monotonic() < deadline, "the reload never replaced the stale entry"
+            time.sleep(0.02)
+
+    def test_concurrent_first_clicks_share_one_load(
+        self, settings: Settings, code: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[str | None] = []
+        real = routes._load_entry
+
+        def slow(short_code: str | None, link_id: int | None) -> Any:
+            calls.append(short_code)
+            time.sleep(0.05)
+            return real(short_code, link_id)
+
+        monkeypatch.setattr(routes, "_load_entry", slow)
+        context = service.redirect_context()
+
+        async def many() -> list[Any]:
+            return await asyncio.gather(
+                *(routes._resolve(context, code, code, None) for _ in range(20))
+            )
+
+        entries = asyncio.run(many())
+        assert calls == [code]
+        assert len({id(entry) for entry in entries}) == 1
+        assert entries[0] is not None

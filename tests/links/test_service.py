@@ -26,6 +26,11 @@ from tests.conftest import count_rows
 from tests.links.conftest import MadePromoter, Shop, load_link
 
 MakeLink = Callable[..., int]
+FRESH, STALE, MISSING = (
+    service.CacheState.FRESH,
+    service.CacheState.STALE,
+    service.CacheState.MISSING,
+)
 
 
 def create(session: Session, actor: Principal | None, **fields: Any) -> TrackedLink:
@@ -442,10 +447,10 @@ class TestDisable:
         cache.put(link_id, entry)
         session.rollback()
         service.disable_link(session, alice.principal, link_id)
-        assert cache.get(link.short_code) == (True, entry)  # not before the commit
+        assert cache.get(link.short_code) == (FRESH, entry)  # not before the commit
         session.commit()
-        assert cache.get(link.short_code) == (False, None)
-        assert cache.get(link_id) == (False, None)
+        assert cache.get(link.short_code) == (MISSING, None)
+        assert cache.get(link_id) == (MISSING, None)
 
 
 class TestLinkCache:
@@ -453,13 +458,13 @@ class TestLinkCache:
         cache = service.LinkCache(max_size=2, ttl_seconds=60)
         cache.put("A", None)
         cache.put("B", None)
-        assert cache.get("A") == (True, None)
+        assert cache.get("A") == (FRESH, None)
         cache.put("C", None)
-        assert cache.get("B") == (False, None)
-        assert cache.get("A") == (True, None)
+        assert cache.get("B") == (MISSING, None)
+        assert cache.get("A") == (FRESH, None)
         assert len(cache) == 2
 
-    def test_entries_expire_after_the_ttl_and_misses_sooner(
+    def test_fresh_for_the_ttl_then_stale_as_long_again_then_missing(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         now = [1000.0]
@@ -467,14 +472,25 @@ class TestLinkCache:
         cache = service.LinkCache(max_size=10, ttl_seconds=60)
         entry = rules.RedirectEntry(1, 1, "K7M2Q9XA", "p1", "/m/products/1", 0.0, True)
         cache.put("FOUND", entry)
+        now[0] += 59.9
+        assert cache.get("FOUND") == (FRESH, entry)
+        now[0] += 0.2
+        assert cache.get("FOUND") == (STALE, entry)
+        now[0] += 60
+        assert cache.get("FOUND") == (MISSING, None)
+        assert len(cache) == 0
+
+    def test_unknown_codes_age_faster(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        now = [1000.0]
+        monkeypatch.setattr(service.time, "monotonic", lambda: now[0])
+        cache = service.LinkCache(max_size=10, ttl_seconds=60)
         cache.put("UNKNOWN", None)
         now[0] += service.MISS_TTL_SECONDS + 0.1
-        assert cache.get("UNKNOWN") == (False, None)
-        assert cache.get("FOUND") == (True, entry)
-        now[0] += 60
-        assert cache.get("FOUND") == (False, None)
+        assert cache.get("UNKNOWN") == (STALE, None)
+        now[0] += service.MISS_TTL_SECONDS
+        assert cache.get("UNKNOWN") == (MISSING, None)
 
     def test_a_zero_size_cache_keeps_nothing(self) -> None:
         cache = service.LinkCache(max_size=0, ttl_seconds=60)
         cache.put("A", None)
-        assert cache.get("A") == (False, None)
+        assert cache.get("A") == (MISSING, None)

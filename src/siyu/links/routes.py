@@ -11,10 +11,11 @@ Measured by ``bench/redirect.py`` against a bare ASGI app answering the same 302
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from http.cookies import SimpleCookie
 from typing import Literal
 
@@ -190,6 +191,53 @@ def _load_entry(short_code: str | None, link_id: int | None) -> rules.RedirectEn
         return service.load_redirect_entry(session, short_code=short_code, link_id=link_id)
 
 
+# One load per key at a time (per event loop): a link posted to a 500-member group is clicked by
+# many people at once, and they all wait for the same query instead of each sending one.
+_loads: dict[tuple[int, Hashable], asyncio.Task[rules.RedirectEntry | None]] = {}
+
+
+def _start_load(
+    context: service.RedirectContext, key: Hashable, short_code: str | None, link_id: int | None
+) -> asyncio.Task[rules.RedirectEntry | None]:
+    loop = asyncio.get_running_loop()
+    slot = (id(loop), key)
+    task = _loads.get(slot)
+    if task is None or task.get_loop() is not loop:
+
+        async def load() -> rules.RedirectEntry | None:
+            entry = await run_in_threadpool(_load_entry, short_code, link_id)
+            context.cache.put(key, entry)
+            return entry
+
+        task = loop.create_task(load())
+        _loads[slot] = task
+        task.add_done_callback(lambda done: _forget_load(slot, done))
+    return task
+
+
+def _forget_load(
+    slot: tuple[int, Hashable], task: asyncio.Task[rules.RedirectEntry | None]
+) -> None:
+    if _loads.get(slot) is task:
+        del _loads[slot]
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("loading link %r failed: %s", slot[1], task.exception())
+
+
+async def _resolve(
+    context: service.RedirectContext, key: Hashable, short_code: str | None, link_id: int | None
+) -> rules.RedirectEntry | None:
+    """From the cache; a stale entry answers now and is reloaded in the background; only a
+    missing one waits (sharing the load with concurrent clicks on the same link)."""
+    state, entry = context.cache.get(key)
+    if state is service.CacheState.FRESH:
+        return entry
+    task = _start_load(context, key, short_code, link_id)
+    if state is service.CacheState.STALE:
+        return entry
+    return await asyncio.shield(task)
+
+
 async def _answer(
     scope: Scope,
     send: Send,
@@ -237,10 +285,7 @@ async def short_link_redirect(scope: Scope, send: Send) -> None:
     if code is None:
         await _send_unavailable(scope, send, rules.RedirectOutcome.UNKNOWN)
         return
-    hit, entry = context.cache.get(code)
-    if not hit:
-        entry = await run_in_threadpool(_load_entry, code, None)
-        context.cache.put(code, entry)
+    entry = await _resolve(context, code, code, None)
     await _answer(scope, send, context, entry, long_form=False)
 
 
@@ -252,10 +297,7 @@ async def long_link_redirect(scope: Scope, send: Send) -> None:
         await _send_unavailable(scope, send, rules.RedirectOutcome.UNKNOWN)
         return
     invite_code, link_id, slug = parts[0].upper(), int(parts[1]), parts[2].lower()
-    hit, entry = context.cache.get(link_id)
-    if not hit:
-        entry = await run_in_threadpool(_load_entry, None, link_id)
-        context.cache.put(link_id, entry)
+    entry = await _resolve(context, link_id, None, link_id)
     if entry is not None and (entry.invite_code != invite_code or entry.target_slug != slug):
         entry = None  # a tampered or mistyped long link: someone else's id, or another target
     await _answer(scope, send, context, entry, long_form=True)

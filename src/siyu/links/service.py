@@ -11,6 +11,7 @@ The redirect's hot path lives in ``routes.py`` and calls only the in-memory part
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import os
@@ -92,7 +93,6 @@ class LinkCodeExhausted(Conflict):  # pragma: no cover - needs ~10^10 links to h
 SHORT_CODE_ATTEMPTS = 5
 CONSUMER_COOKIE: Final = "siyu_consumer"
 _CONSUMER_COOKIE_SALT = "siyu.consumer"
-_MISS: Final[tuple[bool, None]] = (False, None)
 # An unknown code is cached briefly: it stops a flood of bad codes reaching the database while
 # a code created a moment ago in another process still resolves within seconds.
 MISS_TTL_SECONDS = 5.0
@@ -368,39 +368,58 @@ def is_expired(link: TrackedLink) -> bool:
 # ---- the redirect -----------------------------------------------------------------------------
 
 
+class CacheState(enum.Enum):
+    FRESH = "fresh"
+    STALE = "stale"
+    MISSING = "missing"
+
+
+_MISSING: Final[tuple[CacheState, None]] = (CacheState.MISSING, None)
+
+
 class LinkCache:
     """In-process LRU with a TTL for redirect lookups. Thread-safe (invalidation comes from
     request threads after a commit); every operation is O(1) under one uncontended lock.
 
-    With several processes, a disabled link keeps redirecting in the *other* processes until its
-    entry's TTL runs out (``link_cache_ttl_seconds``); expiry is checked on every hit.
+    An entry is FRESH for its TTL, then STALE for as long again: the redirect still answers from
+    a stale entry while it reloads the entry in the background, so no click waits for the
+    database when a popular link's entry ages out. After that it is MISSING. With several
+    processes, a disabled link keeps redirecting in the *other* processes for at most about
+    ``link_cache_ttl_seconds`` (the reload of a stale entry takes milliseconds); expiry is
+    checked on every answer.
     """
 
     def __init__(self, max_size: int, ttl_seconds: float) -> None:
         self.max_size = max_size
         self.ttl_seconds = ttl_seconds
-        self._items: OrderedDict[Hashable, tuple[rules.RedirectEntry | None, float]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[rules.RedirectEntry | None, float, float]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> tuple[bool, rules.RedirectEntry | None]:
-        """(True, entry) on a hit, where entry None means "known not to exist"; (False, None)
-        when the key is not cached or its TTL ran out."""
+    def get(self, key: Hashable) -> tuple[CacheState, rules.RedirectEntry | None]:
+        """The entry and how fresh it is; an entry of None means "known not to exist"."""
         with self._lock:
             item = self._items.get(key)
             if item is None:
-                return _MISS
-            if item[1] < time.monotonic():
-                del self._items[key]
-                return _MISS
-            self._items.move_to_end(key)
-            return True, item[0]
+                return _MISSING
+            entry, fresh_until, stale_until = item
+            now = time.monotonic()
+            if now < fresh_until:
+                self._items.move_to_end(key)
+                return CacheState.FRESH, entry
+            if now < stale_until:
+                return CacheState.STALE, entry
+            del self._items[key]
+            return _MISSING
 
     def put(self, key: Hashable, entry: rules.RedirectEntry | None) -> None:
         if self.max_size <= 0 or self.ttl_seconds <= 0:
             return
         ttl = self.ttl_seconds if entry is not None else min(self.ttl_seconds, MISS_TTL_SECONDS)
+        now = time.monotonic()
         with self._lock:
-            self._items[key] = (entry, time.monotonic() + ttl)
+            self._items[key] = (entry, now + ttl, now + 2 * ttl)
             self._items.move_to_end(key)
             while len(self._items) > self.max_size:
                 self._items.popitem(last=False)

@@ -57,6 +57,23 @@ class TestDemoScenario:
         assert _count(session, Product) == expected_products
         assert again.logins == summary.logins
 
+        # Two weeks of the money loop ran through the services and the ledger balances.
+        from siyu.ledger import service as ledger
+        from siyu.models import Click, Commission, CommissionState, LedgerEntry, Order, Withdrawal
+
+        assert _count(session, Order) > 50
+        assert _count(session, Click) > _count(session, Order)
+        assert _count(session, Withdrawal) > 0
+        settled = session.scalar(
+            select(func.count())
+            .select_from(Commission)
+            .where(Commission.state == CommissionState.SETTLED)
+        )
+        assert (settled or 0) > 0
+        assert _count(session, LedgerEntry) > 0
+        assert ledger.trial_balance(session) == 0
+        assert ledger.check_balanced(session) == []
+
         # The network: six team leaders, two levels under each, and a deeper branch somewhere
         # (the tree may be deeper than any team view, which stops at L2).
         leaders = session.scalars(

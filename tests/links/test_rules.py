@@ -76,6 +76,19 @@ class TestDestinations:
         assert rules.target_slug(LinkTargetKind.COUPON, 7) == "c7"
         assert rules.target_slug(LinkTargetKind.ACTIVITY, 15) == "a15"
 
+    def test_target_ids_and_destinations(self) -> None:
+        product, coupon, activity = (
+            LinkTargetKind.PRODUCT,
+            LinkTargetKind.COUPON,
+            LinkTargetKind.ACTIVITY,
+        )
+        assert rules.target_id(product, 9, 42, None) == 42
+        assert rules.target_id(coupon, 9, None, 7) == 7
+        assert rules.target_id(activity, 9, None, None) == 9
+        assert rules.destination(product, 42, None, None) == "/m/products/42"
+        assert rules.destination(coupon, None, 7, None) == "/m/coupons/7"
+        assert rules.destination(activity, None, None, "/m/a?x=1") == "/m/a?x=1"
+
     def test_landing_paths(self) -> None:
         assert rules.product_landing_path(42) == "/m/products/42"
         assert rules.coupon_landing_path(7) == "/m/coupons/7"

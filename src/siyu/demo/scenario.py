@@ -20,6 +20,8 @@ from siyu.auth.service import create_user
 from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
+from siyu.demo.money import run_money_loop
+from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
 from siyu.models import ROLE_LABELS, Merchant, Promoter, PromoterKind, Role
 from siyu.promoters import service as promoters
@@ -124,11 +126,15 @@ def load_demo(session: Session) -> DemoSummary:
     )
     products, pending, pool = _load_catalog(session, admin)
     network = _load_promoters(session, admin)
+    money = run_money_loop(session, admin, SEED)
     return DemoSummary(
         _logins(session),
         [
             f"{len(MERCHANTS)} 家商家，{products} 件商品：{pool} 件已入推广池，{pending} 件待审核",
             f"{network} 名推手，两级团队（团长 → 直推 → 二级）",
+            f"近两周：{money.links} 条推广链接，{money.clicks} 次点击，{money.orders} 笔订单，"
+            f"成交 ¥{format_yuan(money.gmv_fen)}，{money.refunds} 笔退款，"
+            f"{money.settled} 笔佣金已结算，{money.withdrawals} 笔提现",
         ],
     )
 

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from siyu.kit.pagination import Page, PageRequest
-from siyu.models import Click, Consumer, LinkPosition, Promoter, TrackedLink
+from siyu.models import Click, Consumer, LinkPosition, LinkTargetKind, Promoter, TrackedLink
+
+
+class RedirectRow(NamedTuple):
+    id: int
+    promoter_id: int
+    target_kind: LinkTargetKind
+    product_id: int | None
+    coupon_batch_id: int | None
+    activity_url: str | None
+    expires_at: datetime
+    is_active: bool
+    invite_code: str
 
 
 class LinkRepository:
@@ -58,21 +71,28 @@ class LinkRepository:
         ).all()
         return Page(list(items), total, page)
 
-    def link_with_invite_code(
+    def redirect_row(
         self, *, short_code: str | None = None, link_id: int | None = None
-    ) -> tuple[TrackedLink, str] | None:
-        """A link and its promoter's invite code in one query (the redirect's cache miss)."""
-        statement = select(TrackedLink, Promoter.invite_code).join(
-            Promoter, Promoter.id == TrackedLink.promoter_id
-        )
+    ) -> RedirectRow | None:
+        """What the redirect needs, by code or id, in one indexed query of plain columns (no
+        ORM objects: a busy process reloads each cached link once per cache TTL)."""
+        statement = select(
+            TrackedLink.id,
+            TrackedLink.promoter_id,
+            TrackedLink.target_kind,
+            TrackedLink.product_id,
+            TrackedLink.coupon_batch_id,
+            TrackedLink.activity_url,
+            TrackedLink.expires_at,
+            TrackedLink.is_active,
+            Promoter.invite_code,
+        ).join(Promoter, Promoter.id == TrackedLink.promoter_id)
         if short_code is not None:
             statement = statement.where(TrackedLink.short_code == short_code)
         if link_id is not None:
             statement = statement.where(TrackedLink.id == link_id)
         row = self.session.execute(statement).first()
-        if row is None:
-            return None
-        return row[0], row[1]
+        return RedirectRow(*row) if row is not None else None
 
     def link_counts_by_position(self, promoter_id: int | None) -> dict[LinkPosition, int]:
         statement = select(TrackedLink.position, func.count()).group_by(TrackedLink.position)

@@ -83,6 +83,31 @@ def target_slug(kind: LinkTargetKind, target_id: int) -> str:
     return f"{prefix[kind]}{target_id}"
 
 
+def target_id(
+    kind: LinkTargetKind, link_id: int, product_id: int | None, coupon_batch_id: int | None
+) -> int:
+    """The id in a long link's target segment (an activity link is named by its own id)."""
+    if kind == LinkTargetKind.PRODUCT and product_id is not None:
+        return product_id
+    if kind == LinkTargetKind.COUPON and coupon_batch_id is not None:
+        return coupon_batch_id
+    return link_id
+
+
+def destination(
+    kind: LinkTargetKind,
+    product_id: int | None,
+    coupon_batch_id: int | None,
+    activity_url: str | None,
+) -> str:
+    """Where the redirect sends the consumer (before ``?click=`` is added)."""
+    if kind == LinkTargetKind.PRODUCT and product_id is not None:
+        return product_landing_path(product_id)
+    if kind == LinkTargetKind.COUPON and coupon_batch_id is not None:
+        return coupon_landing_path(coupon_batch_id)
+    return activity_url or "/"
+
+
 def product_landing_path(product_id: int) -> str:
     return f"/m/products/{product_id}"
 

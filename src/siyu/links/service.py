@@ -336,11 +336,7 @@ def _base_url() -> str:
 
 
 def target_id(link: TrackedLink) -> int:
-    if link.target_kind == LinkTargetKind.PRODUCT and link.product_id is not None:
-        return link.product_id
-    if link.target_kind == LinkTargetKind.COUPON and link.coupon_batch_id is not None:
-        return link.coupon_batch_id
-    return link.id
+    return rules.target_id(link.target_kind, link.id, link.product_id, link.coupon_batch_id)
 
 
 def short_url(link: TrackedLink) -> str:
@@ -530,30 +526,26 @@ def new_click_token() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{_random_pool.take(10).hex()}"
 
 
-def _destination(link: TrackedLink) -> str:
-    if link.target_kind == LinkTargetKind.PRODUCT and link.product_id is not None:
-        return rules.product_landing_path(link.product_id)
-    if link.target_kind == LinkTargetKind.COUPON and link.coupon_batch_id is not None:
-        return rules.coupon_landing_path(link.coupon_batch_id)
-    return link.activity_url or "/"
-
-
 def load_redirect_entry(
     session: Session, *, short_code: str | None = None, link_id: int | None = None
 ) -> rules.RedirectEntry | None:
     """The cache miss: one indexed query (a link by code or id, with its promoter's code)."""
-    found = LinkRepository(session).link_with_invite_code(short_code=short_code, link_id=link_id)
-    if found is None:
+    row = LinkRepository(session).redirect_row(short_code=short_code, link_id=link_id)
+    if row is None:
         return None
-    link, invite_code = found
     return rules.RedirectEntry(
-        link_id=link.id,
-        promoter_id=link.promoter_id,
-        invite_code=invite_code,
-        target_slug=rules.target_slug(link.target_kind, target_id(link)),
-        destination=_destination(link),
-        expires_at_timestamp=link.expires_at.timestamp(),
-        is_active=link.is_active,
+        link_id=row.id,
+        promoter_id=row.promoter_id,
+        invite_code=row.invite_code,
+        target_slug=rules.target_slug(
+            row.target_kind,
+            rules.target_id(row.target_kind, row.id, row.product_id, row.coupon_batch_id),
+        ),
+        destination=rules.destination(
+            row.target_kind, row.product_id, row.coupon_batch_id, row.activity_url
+        ),
+        expires_at_timestamp=row.expires_at.timestamp(),
+        is_active=row.is_active,
     )
 
 
@@ -576,3 +568,27 @@ def new_click(
             consumer_id_from_cookie(context, consumer_cookie) if consumer_cookie else None
         ),
     )
+
+
+def record_click(
+    session: Session,
+    link: TrackedLink,
+    consumer_id: int | None = None,
+    user_agent: str = "",
+    ip: str = "",
+) -> str:
+    """Record one click in this transaction and return its token (the click id carried to the
+    landing page). For loaders, simulations and imports; the redirect uses the ClickBuffer."""
+    context = redirect_context()
+    token = new_click_token()
+    row = ClickRow(
+        token=token,
+        link_id=link.id,
+        promoter_id=link.promoter_id,
+        clicked_at=utc_now(),
+        ip_hash=ip_hash(context, ip) if ip else "",
+        user_agent=user_agent[:255],
+        consumer_id=consumer_id,
+    )
+    ClickRepository(session).insert_many([row])
+    return token

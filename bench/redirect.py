@@ -177,13 +177,16 @@ def seed(data_dir: Path, database_url: str, links: int) -> list[str]:
     )
     settings = configure(_settings(data_dir, database_url))
     if database_url.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import create_engine, inspect
 
         engine = create_engine(database_url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        tables = inspect(engine).get_table_names()
         engine.dispose()
+        if tables:
+            raise SystemExit(
+                "SIYU_DATABASE_URL must name an empty database: the benchmark creates and fills "
+                f"its own tables (found {len(tables)} tables; nothing was changed)"
+            )
     upgrade_database(settings.resolved_database_url)
     configure_database(settings.resolved_database_url)
     positions = list(LinkPosition)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import inspect
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ from sqlalchemy import event, update
 
 from siyu.config import Settings
 from siyu.db import Database
-from siyu.kit.time import utc_now
+from siyu.kit.time import travel_to, utc_now
 from siyu.links import routes, service
 from siyu.links.clicks import click_buffer
 from siyu.models import Click, Consumer, LinkPosition, LinkTargetKind, TrackedLink
@@ -198,6 +199,16 @@ class TestUnavailableLinks:
         assert response.status_code == 410
         assert "这个推广链接已过期" in response.text
         assert count_rows(database, Click) == 0
+
+    def test_expiry_follows_the_simulated_clock(
+        self, web: ConsoleClient, database: Database, link_id: int, code: str
+    ) -> None:
+        expires_at = load_link(database, link_id).expires_at
+        with travel_to(expires_at - timedelta(seconds=5)):
+            assert get(web, f"/s/{code}").status_code == 302
+        with travel_to(expires_at + timedelta(seconds=5)):
+            assert get(web, f"/s/{code}").status_code == 410
+            assert get(web, service_long_path(database, link_id)).status_code == 302
 
     def test_disabled_link_is_a_chinese_410_page(
         self,
@@ -418,7 +429,13 @@ class TestCacheRefresh:
                 *(routes._resolve(context, code, code, None) for _ in range(20))
             )
 
-        entries = asyncio.run(many())
+        # A thread of its own: the session-wide Playwright browser keeps an event loop running
+        # in the main thread of an xdist worker, where asyncio.run() is refused.
+        results: list[list[Any]] = []
+        runner = threading.Thread(target=lambda: results.append(asyncio.run(many())))
+        runner.start()
+        runner.join(timeout=30)
+        entries = results[0]
         assert calls == [code]
         assert len({id(entry) for entry in entries}) == 1
         assert entries[0] is not None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from http.cookies import SimpleCookie
 from typing import Literal
@@ -25,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from siyu.db import get_database
 from siyu.kit.pagination import PageRequest
+from siyu.kit.time import utc_now
 from siyu.links import rules, service
 from siyu.links.clicks import click_buffer
 from siyu.links.schemas import (
@@ -245,7 +245,8 @@ async def _answer(
     entry: rules.RedirectEntry | None,
     long_form: bool,
 ) -> None:
-    outcome = rules.redirect_outcome(entry, time.time(), long_form)
+    now = utc_now()  # the one clock (the simulated clock moves it too)
+    outcome = rules.redirect_outcome(entry, now.timestamp(), long_form)
     if entry is None or outcome is not rules.RedirectOutcome.REDIRECT:
         await _send_unavailable(scope, send, outcome)
         return
@@ -261,7 +262,9 @@ async def _answer(
             elif name == b"cookie" and _CONSUMER_COOKIE_BYTES in value:
                 cookie = _consumer_cookie(value)
         client = scope.get("client")
-        click = service.new_click(context, entry, client[0] if client else "", user_agent, cookie)
+        click = service.new_click(
+            context, entry, client[0] if client else "", user_agent, cookie, now
+        )
         click_buffer().record(click)
         location = rules.with_click(entry.destination, click["token"])
     await send(

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from itsdangerous import BadSignature, Signer
@@ -555,13 +556,14 @@ def new_click(
     client_ip: str,
     user_agent: str,
     consumer_cookie: str | None,
+    clicked_at: datetime | None = None,
 ) -> ClickRow:
     """A click row, built in memory (no I/O): the token is what the landing page carries."""
     return ClickRow(
         token=new_click_token(),
         link_id=entry.link_id,
         promoter_id=entry.promoter_id,
-        clicked_at=utc_now(),
+        clicked_at=clicked_at or utc_now(),
         ip_hash=ip_hash(context, client_ip),
         user_agent=rules.truncate_user_agent(user_agent),
         consumer_id=(

@@ -20,7 +20,13 @@ from siyu.errors import PermissionDenied
 from siyu.kit.pagination import PageRequest
 from siyu.ledger import service as ledger
 from siyu.ledger.service import InsufficientBalance
-from siyu.models import LedgerTransaction, Withdrawal, WithdrawalStatus
+from siyu.models import (
+    Commission,
+    CommissionState,
+    LedgerTransaction,
+    Withdrawal,
+    WithdrawalStatus,
+)
 from siyu.withdrawals import payouts, service
 from tests.withdrawals.world import (
     PAID_AT,
@@ -171,6 +177,79 @@ class TestReview:
         assert withdrawal.status == WithdrawalStatus.REJECTED
         money = balances(session, world)
         assert (money["l1_available"], money["l1_withdrawing"]) == (4500, 0)
+
+
+class TestPaidOut:
+    """A confirmed payout marks the settled commissions it covers paid out, oldest first."""
+
+    def _l1_states(self, session: Session, world: World) -> list[tuple[int, CommissionState]]:
+        rows = session.execute(
+            select(Commission.amount_fen, Commission.state)
+            .where(Commission.promoter_id == world.l1_id)
+            .order_by(Commission.id)
+        ).all()
+        return [(int(amount), state) for amount, state in rows]
+
+    def _withdraw_paid(
+        self, session: Session, world: World, admin: Principal, amount: int, key: str
+    ) -> None:
+        withdrawal = service.request_withdrawal(session, world.l1, amount, key)
+        service.approve(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+
+    def test_covers_oldest_first_and_only_whole_commissions(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        earn(session, world)
+        settled = CommissionState.SETTLED
+        paid_out = CommissionState.PAID_OUT
+        assert self._l1_states(session, world) == [(4500, settled), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 4500, "k1")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 3000, "k2")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 1500, "k3")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, paid_out)]
+        assert balances(session, world)["l1_available"] == 0
+        assert ledger.check_balanced(session) == []
+
+    def test_approved_failed_and_rejected_payouts_mark_nothing(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        first = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, first.id)
+        assert self._l1_states(session, world) == [(4500, CommissionState.SETTLED)]
+        service.mark_failed(session, admin, first.id, "账户异常")
+        second = service.request_withdrawal(session, world.l1, 4500, "k2")
+        service.reject(session, admin, second.id, "信息不全")
+        assert self._l1_states(session, world) == [(4500, CommissionState.SETTLED)]
+
+    def test_replayed_paid_confirmation_marks_once(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        earn(session, world)
+        withdrawal = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+        assert commissions.mark_paid_out(session, world.l1_id, 4500) == 0
+        assert [state for _, state in self._l1_states(session, world)] == [
+            CommissionState.PAID_OUT,
+            CommissionState.SETTLED,
+        ]
+
+    def test_upline_commissions_are_not_covered_by_the_downlines_payout(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        self._withdraw_paid(session, world, admin, 4500, "k1")
+        upline = session.scalars(
+            select(Commission.state).where(Commission.promoter_id == world.l2_id)
+        ).all()
+        assert upline == [CommissionState.SETTLED]
 
 
 class TestAccess:

@@ -184,6 +184,29 @@ class CommissionRepository:
         ).all()
         return {state: int(total) for state, total in rows}
 
+    def settled_oldest_first(self, promoter_id: int) -> list[Commission]:
+        """Settled, not yet paid-out commissions in settlement order, locked for the update."""
+        return list(
+            self.session.scalars(
+                select(Commission)
+                .where(
+                    Commission.promoter_id == promoter_id,
+                    Commission.state == CommissionState.SETTLED,
+                )
+                .order_by(Commission.settled_at, Commission.id)
+                .with_for_update()
+            )
+        )
+
+    def paid_out_total(self, promoter_id: int) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Commission.amount_fen), 0)).where(
+                Commission.promoter_id == promoter_id,
+                Commission.state == CommissionState.PAID_OUT,
+            )
+        )
+        return int(total or 0)
+
     def _page(self, statement: Select[T], page: PageRequest) -> Page[T]:
         total = self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items: Sequence[T] = self.session.scalars(

@@ -358,6 +358,20 @@ def settle_due(session: Session, now: datetime | None = None) -> int:
     return repository.settle_due(at)
 
 
+def mark_paid_out(session: Session, promoter_id: int, paid_total_fen: int) -> int:
+    """settled → paid_out for the commissions the promoter's paid withdrawals cover (oldest
+    first, ``rules.paid_out_prefix``). No money moves: the withdrawal already moved it. Called
+    by withdrawals after a payout is confirmed; returns how many changed. Idempotent."""
+    repository = CommissionRepository(session)
+    budget = paid_total_fen - repository.paid_out_total(promoter_id)
+    settled = repository.settled_oldest_first(promoter_id)
+    covered = rules.paid_out_prefix([c.amount_fen for c in settled], budget)
+    for commission in settled[:covered]:
+        commission.state = _transition(commission.state, CommissionEvent.PAY_OUT)
+    session.flush()
+    return covered
+
+
 # --- fraud review -----------------------------------------------------------------------------
 
 

@@ -52,3 +52,11 @@ class WithdrawalRepository:
                 .order_by(Withdrawal.id)
             )
         )
+
+    def paid_total(self, promoter_id: int) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Withdrawal.amount_fen), 0)).where(
+                Withdrawal.promoter_id == promoter_id, Withdrawal.status == WithdrawalStatus.PAID
+            )
+        )
+        return int(total or 0)

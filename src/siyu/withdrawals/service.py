@@ -7,7 +7,8 @@ Never commits. Each money movement has an idempotency key from the business even
 The request is checked against the ledger under a floor (available ≥ 0 after the deduction),
 taken with FOR UPDATE on the promoter's accounts, so concurrent requests cannot overdraw. Held
 commission money sits in promoter_on_hold and unsettled money in promoter_pending: neither is
-ever withdrawable.
+ever withdrawable. A confirmed payout marks the commissions it covers paid out (oldest first,
+``commissions.mark_paid_out``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.auth.principal import Principal
+from siyu.commissions import service as commissions
 from siyu.config import current_settings
 from siyu.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from siyu.kit.money import format_yuan
@@ -251,6 +253,8 @@ def mark_paid(session: Session, actor: Principal, withdrawal_id: int) -> Withdra
     withdrawal.paid_at = utc_now()
     audit.record(session, actor.user_id, "withdrawal.paid", "withdrawal", withdrawal.id, None)
     session.flush()
+    paid_total = WithdrawalRepository(session).paid_total(withdrawal.promoter_id)
+    commissions.mark_paid_out(session, withdrawal.promoter_id, paid_total)
     return withdrawal
 
 

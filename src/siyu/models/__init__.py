@@ -53,6 +53,7 @@ from siyu.models.orders import (
     OrderSource,
     OrderStatus,
 )
+from siyu.models.privacy import PersonalDataAccess
 from siyu.models.promoters import (
     PROMOTER_KIND_LABELS,
     BindingMode,
@@ -107,6 +108,7 @@ __all__ = [
     "OrderLine",
     "OrderSource",
     "OrderStatus",
+    "PersonalDataAccess",
     "Product",
     "Promoter",
     "PromoterBinding",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from siyu.auth.principal import Principal
 from siyu.catalog import service as catalog_service
 from siyu.consumers.service import masked_phone
 from siyu.errors import AppError
@@ -31,6 +32,7 @@ from siyu.models import (
 )
 from siyu.orders import imports, service
 from siyu.orders.schemas import DraftLine, OrderDraft
+from siyu.privacy import service as privacy
 from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -196,6 +198,9 @@ def orders_page(
             status_code=failure.status,
             user=user,
         )
+    privacy.record_reads(
+        session, user, [order.consumer_id for order in orders.items], "console.orders.list"
+    )
     return render(
         request,
         "console/orders.html",
@@ -249,6 +254,17 @@ async def import_submit(
 def order_detail_page(
     order_id: int, request: Request, user: ConsoleUser, session: DbSession
 ) -> Response:
+    return _detail(order_id, request, user, session)
+
+
+def _detail(
+    order_id: int,
+    request: Request,
+    user: Principal,
+    session: Session,
+    revealed: str | None = None,
+    reveal_error: str | None = None,
+) -> Response:
     try:
         order = service.get_order(session, user, order_id)
     except AppError as failure:
@@ -260,6 +276,7 @@ def order_detail_page(
             user=user,
         )
     lines = service.visible_lines(user, order)
+    privacy.record_reads(session, user, [order.consumer_id], "console.orders.detail")
     return render(
         request,
         "console/orders_detail.html",
@@ -267,7 +284,9 @@ def order_detail_page(
             "order": order,
             "lines": lines,
             "after_sales": service.after_sales_of(session, user, order),
-            "buyer_phone": _buyer_phone(session, order),
+            "buyer_phone": revealed or _buyer_phone(session, order),
+            "phone_revealed": revealed is not None,
+            "reveal_error": reveal_error,
             "status_labels": ORDER_STATUS_LABELS,
             "after_sale_labels": AFTERSALE_STATUS_LABELS,
             "can_manage": user.is_platform
@@ -276,6 +295,31 @@ def order_detail_page(
         },
         user=user,
     )
+
+
+@router.post("/console/orders/{order_id}/reveal-phone", dependencies=[CsrfChecked])
+def reveal_phone(
+    order_id: int,
+    request: Request,
+    user: ConsoleUser,
+    session: DbSession,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Platform staff see the full number on this one page view; the read is logged."""
+    try:
+        order = service.get_order(session, user, order_id)
+        phone = privacy.reveal_phone(session, user, order.consumer_id, reason)
+    except AppError as failure:
+        if failure.status in (401, 403, 404):
+            return render(
+                request,
+                "error.html",
+                {"status": failure.status, "message": failure.zh},
+                status_code=failure.status,
+                user=user,
+            )
+        return _detail(order_id, request, user, session, reveal_error=failure.zh)
+    return _detail(order_id, request, user, session, revealed=phone)
 
 
 def _back(order_id: int) -> RedirectResponse:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:24:39.287367
+Create Date: 2026-12-01 14:30:06.701608
 """
 
 from collections.abc import Sequence
@@ -370,6 +370,40 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_ledger_transaction_correlation_key"), ["correlation_key"], unique=False
+        )
+
+    op.create_table(
+        "personal_data_access",
+        sa.Column(
+            "actor_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("subject_type", sa.String(length=16), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
+        sa.Column("fields", sa.String(length=120), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_user_id"], ["user.id"], name=op.f("fk_personal_data_access_actor_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_personal_data_access")),
+    )
+    with op.batch_alter_table("personal_data_access", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_personal_data_access_actor_user_id"), ["actor_user_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_personal_data_access_subject",
+            ["subject_type", "subject_id", "created_at"],
+            unique=False,
         )
 
     op.create_table(
@@ -1259,6 +1293,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_merchant_id"))
 
     op.drop_table("product")
+    with op.batch_alter_table("personal_data_access", schema=None) as batch_op:
+        batch_op.drop_index("ix_personal_data_access_subject")
+        batch_op.drop_index(batch_op.f("ix_personal_data_access_actor_user_id"))
+
+    op.drop_table("personal_data_access")
     with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_transaction_correlation_key"))
 

@@ -34,6 +34,7 @@ from tests.withdrawals.world import (
     balances,
     build_world,
     place,
+    staff,
 )
 
 SETTLE_AT = PAID_AT + timedelta(days=30)
@@ -365,3 +366,46 @@ class TestMonthlyStatement:
     def test_other_promoters_statement_is_not_found(self, session: Session, world: World) -> None:
         with pytest.raises(ledger.LedgerAccountNotFound):
             statements.monthly_statement(session, world.l2, world.l1_id, 2026, 6)
+
+
+class TestReconciliation:
+    def _lines(self, session: Session, world: World) -> dict[str, tuple[int, int, bool]]:
+        lines = service.reconcile_promoter(session, staff(), world.l1_id)
+        return {line.key: (line.ledger_fen, line.records_fen, line.matches) for line in lines}
+
+    def test_every_account_reconciles_through_the_whole_loop(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)  # 4500 available
+        earn(session, world)  # 4500 available
+        held = place(session, world, paid_fen=5400)
+        commissions.on_order_placed(session, held)  # 243 pending for L1
+        first = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, first.id)
+        service.mark_paid(session, admin, first.id)
+        service.request_withdrawal(session, world.l1, 2000, "k2")  # still withdrawing
+        assert self._lines(session, world) == {
+            "pending": (243, 243, True),
+            "on_hold": (0, 0, True),
+            "available": (2500, 2500, True),
+            "withdrawing": (2000, 2000, True),
+            "paid": (4500, 4500, True),
+        }
+        assert service.paid_out_covered(session, world.l1_id) is True
+
+    def test_a_record_changed_behind_the_ledgers_back_shows_the_difference(
+        self, session: Session, world: World
+    ) -> None:
+        order = place(session, world, paid_fen=5400)
+        commissions.on_order_placed(session, order)
+        [row] = session.scalars(
+            select(Commission).where(Commission.promoter_id == world.l1_id)
+        ).all()
+        row.amount_fen += 1  # a bug elsewhere: the record no longer matches its postings
+        session.flush()
+        assert self._lines(session, world)["pending"] == (243, 244, False)
+
+    def test_a_promoter_reconciles_only_itself(self, session: Session, world: World) -> None:
+        assert len(service.reconcile_promoter(session, world.l1, world.l1_id)) == 5
+        with pytest.raises(PermissionDenied):
+            service.reconcile_promoter(session, world.l1, world.l2_id)

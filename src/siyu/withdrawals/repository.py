@@ -60,3 +60,11 @@ class WithdrawalRepository:
             )
         )
         return int(total or 0)
+
+    def totals_by_status(self, promoter_id: int) -> dict[WithdrawalStatus, int]:
+        rows = self.session.execute(
+            select(Withdrawal.status, func.sum(Withdrawal.amount_fen))
+            .where(Withdrawal.promoter_id == promoter_id)
+            .group_by(Withdrawal.status)
+        ).all()
+        return {status: int(total) for status, total in rows}

@@ -23,6 +23,8 @@ from siyu.models import (
     LedgerEntry,
     LedgerOwnerType,
     LedgerTransaction,
+    NetworkSighting,
+    NetworkSightingKind,
     Order,
     OrderLine,
     Promoter,
@@ -123,6 +125,41 @@ class CommissionRepository:
             .distinct()
         )
         return list(rows)
+
+    def promoter_sightings(
+        self, promoter_id: int, since: datetime, until: datetime
+    ) -> list[NetworkSighting]:
+        return list(
+            self.session.scalars(
+                select(NetworkSighting)
+                .where(
+                    NetworkSighting.promoter_id == promoter_id,
+                    NetworkSighting.seen_at >= since,
+                    NetworkSighting.seen_at <= until,
+                )
+                .order_by(NetworkSighting.seen_at)
+            )
+        )
+
+    def sighting_since(
+        self, promoter_id: int, kind: NetworkSightingKind, value_hash: str, since: datetime
+    ) -> bool:
+        return (
+            self.session.scalar(
+                select(NetworkSighting.id)
+                .where(
+                    NetworkSighting.promoter_id == promoter_id,
+                    NetworkSighting.seen_at >= since,
+                    NetworkSighting.kind == kind,
+                    NetworkSighting.value_hash == value_hash,
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
 
     def net_by_account(self, correlation_key: str) -> dict[AccountKey, int]:
         """What all of one business object's movements did to each account (zeros dropped)."""

@@ -15,6 +15,8 @@ from siyu.models.commissions import (
     CommissionState,
     FraudHold,
     FraudHoldStatus,
+    NetworkSighting,
+    NetworkSightingKind,
     Withdrawal,
     WithdrawalStatus,
 )
@@ -102,6 +104,8 @@ __all__ = [
     "LinkTargetKind",
     "Merchant",
     "MerchantStatus",
+    "NetworkSighting",
+    "NetworkSightingKind",
     "Order",
     "OrderEvent",
     "OrderEventType",

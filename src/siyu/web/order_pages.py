@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from siyu.auth.principal import Principal
 from siyu.catalog import service as catalog_service
+from siyu.commissions import service as commissions
+from siyu.commissions.rules import NetworkKind
 from siyu.consumers.service import masked_phone
 from siyu.errors import AppError
 from siyu.kit.money import parse_yuan
@@ -33,11 +35,23 @@ from siyu.models import (
 from siyu.orders import imports, service
 from siyu.orders.schemas import DraftLine, OrderDraft
 from siyu.privacy import service as privacy
-from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, flash, render
+from siyu.web.deps import (
+    ConsoleUser,
+    CsrfChecked,
+    DbSession,
+    client_ip,
+    device_id,
+    flash,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
 MAX_CHECKOUT_QUANTITY = 99
+
+
+def _network_hash(kind: NetworkKind, raw: str | None) -> str | None:
+    return commissions.network_hash(kind, raw) if raw else None
 
 
 def _buyer_phone(session: Session, order: Order) -> str:
@@ -115,6 +129,8 @@ def checkout_submit(
         nickname=nickname,
         coupon_batch_id=int(coupon_batch_id) if coupon_batch_id.isdigit() else None,
         click_token=click or None,
+        buyer_ip_hash=_network_hash(NetworkKind.IP, client_ip(request)),
+        buyer_device_hash=_network_hash(NetworkKind.DEVICE, device_id(request)),
     )
     try:
         # A savepoint inside place_order undoes the attempt; the form comes back with the input.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:30:06.701608
+Create Date: 2026-12-01 14:42:53.644667
 """
 
 from collections.abc import Sequence
@@ -190,6 +190,34 @@ def upgrade() -> None:
     with op.batch_alter_table("consumer", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_consumer_bound_promoter_id"), ["bound_promoter_id"], unique=False
+        )
+
+    op.create_table(
+        "network_sighting",
+        sa.Column(
+            "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum("device", "ip", name="networksightingkind", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column("value_hash", sa.String(length=64), nullable=False),
+        sa.Column("seen_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["promoter_id"], ["promoter.id"], name=op.f("fk_network_sighting_promoter_id_promoter")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_network_sighting")),
+    )
+    with op.batch_alter_table("network_sighting", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_network_sighting_promoter_seen", ["promoter_id", "seen_at"], unique=False
         )
 
     op.create_table(
@@ -1320,6 +1348,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promoter_binding_promoter_id"))
 
     op.drop_table("promoter_binding")
+    with op.batch_alter_table("network_sighting", schema=None) as batch_op:
+        batch_op.drop_index("ix_network_sighting_promoter_seen")
+
+    op.drop_table("network_sighting")
     with op.batch_alter_table("consumer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consumer_bound_promoter_id"))
 

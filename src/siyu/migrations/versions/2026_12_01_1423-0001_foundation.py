@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 13:14:27.569161
+Create Date: 2026-12-01 14:23:03.060312
 """
 
 from collections.abc import Sequence
@@ -86,6 +86,22 @@ def upgrade() -> None:
         sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchant")),
         sa.UniqueConstraint("name", name=op.f("uq_merchant_name")),
+    )
+    op.create_table(
+        "persona",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("nickname", sa.String(length=64), nullable=False),
+        sa.Column("avatar_url", sa.String(length=500), nullable=False),
+        sa.Column("signature", sa.String(length=200), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_persona")),
     )
     op.create_table(
         "promoter_grade",
@@ -190,6 +206,112 @@ def upgrade() -> None:
     with op.batch_alter_table("consumer", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_consumer_bound_promoter_id"), ["bound_promoter_id"], unique=False
+        )
+
+    op.create_table(
+        "operator_account",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "personal_assisted",
+                "wecom_member",
+                "courier",
+                name="accountkind",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "persona_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("external_id", sa.String(length=64), nullable=True),
+        sa.Column("channel_backend", sa.String(length=16), nullable=False),
+        sa.Column("province_code", sa.String(length=6), nullable=False),
+        sa.Column("city_code", sa.String(length=6), nullable=False),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column("product_lines", sa.JSON(), nullable=False),
+        sa.Column("working_from_minute", sa.Integer(), nullable=False),
+        sa.Column("working_until_minute", sa.Integer(), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("max_friends", sa.Integer(), nullable=False),
+        sa.Column("passive_adds_per_day", sa.Integer(), nullable=False),
+        sa.Column("active_adds_per_day", sa.Integer(), nullable=False),
+        sa.Column("friends_used", sa.Integer(), nullable=False),
+        sa.Column("adds_day", sa.Date(), nullable=True),
+        sa.Column("passive_adds_today", sa.Integer(), nullable=False),
+        sa.Column("active_adds_today", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active",
+                "resting",
+                "restricted",
+                "banned",
+                "retired",
+                name="accountstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("status_reason", sa.String(length=500), nullable=False),
+        sa.Column("status_changed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recent_failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("restriction_flags", sa.JSON(), nullable=False),
+        sa.Column("registered_on", sa.Date(), nullable=True),
+        sa.Column("deleted_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "active_adds_per_day >= 0", name=op.f("ck_operator_account_active_cap_non_negative")
+        ),
+        sa.CheckConstraint(
+            "friends_used >= 0", name=op.f("ck_operator_account_friends_used_non_negative")
+        ),
+        sa.CheckConstraint(
+            "max_friends >= 0", name=op.f("ck_operator_account_max_friends_non_negative")
+        ),
+        sa.CheckConstraint(
+            "passive_adds_per_day >= 0", name=op.f("ck_operator_account_passive_cap_non_negative")
+        ),
+        sa.CheckConstraint(
+            "working_from_minute >= 0 AND working_from_minute <= 1440",
+            name=op.f("ck_operator_account_working_from"),
+        ),
+        sa.CheckConstraint(
+            "working_until_minute >= 0 AND working_until_minute <= 1440",
+            name=op.f("ck_operator_account_working_until"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_operator_account_owner_promoter_id_promoter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["persona_id"], ["persona.id"], name=op.f("fk_operator_account_persona_id_persona")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_operator_account")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_operator_account_external_id")),
+    )
+    with op.batch_alter_table("operator_account", schema=None) as batch_op:
+        batch_op.create_index("ix_operator_account_city_code", ["city_code"], unique=False)
+        batch_op.create_index(
+            "ix_operator_account_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_operator_account_persona_id"), ["persona_id"], unique=False
         )
 
     op.create_table(
@@ -345,6 +467,311 @@ def upgrade() -> None:
             batch_op.f("ix_audit_event_actor_user_id"), ["actor_user_id"], unique=False
         )
 
+    op.create_table(
+        "channel_code",
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("rule", sa.JSON(), nullable=False),
+        sa.Column(
+            "strategy",
+            sa.Enum(
+                "least_loaded",
+                "round_robin",
+                "weighted",
+                name="routingstrategy",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("spare_account_ids", sa.JSON(), nullable=False),
+        sa.Column("welcome_script", sa.Text(), nullable=False),
+        sa.Column("tag_names", sa.JSON(), nullable=False),
+        sa.Column("source_label", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active",
+                "paused",
+                "archived",
+                name="channelcodestatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("round_robin_cursor", sa.BigInteger(), nullable=False),
+        sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("state", sa.String(length=32), nullable=True),
+        sa.Column(
+            "referrer_promoter_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "referrer_consumer_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_channel_code_owner_promoter_id_promoter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["channel_code.id"], name=op.f("fk_channel_code_parent_id_channel_code")
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_consumer_id"],
+            ["consumer.id"],
+            name=op.f("fk_channel_code_referrer_consumer_id_consumer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_channel_code_referrer_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_code")),
+        sa.UniqueConstraint("code", name=op.f("uq_channel_code_code")),
+        sa.UniqueConstraint("state", name=op.f("uq_channel_code_state")),
+    )
+    with op.batch_alter_table("channel_code", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_channel_code_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_channel_code_parent_id"), ["parent_id"], unique=False)
+
+    op.create_table(
+        "channel_event",
+        sa.Column("backend", sa.String(length=16), nullable=False),
+        sa.Column("external_event_id", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("received_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=200), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_channel_event_account_id_operator_account"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_event")),
+        sa.UniqueConstraint(
+            "backend", "external_event_id", name=op.f("uq_channel_event_backend_external_event_id")
+        ),
+    )
+    with op.batch_alter_table("channel_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_channel_event_unprocessed",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
+        )
+
+    op.create_table(
+        "contact",
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("external_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "source_kind",
+            sa.Enum(
+                "code",
+                "group_code",
+                "campaign",
+                "courier",
+                "promoter",
+                "import",
+                "channel",
+                name="contactsourcekind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("source_id", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "referrer_promoter_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "referrer_consumer_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "pending", "confirmed", "removed", name="contactstate", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "lifecycle_stage",
+            sa.Enum(
+                "new",
+                "engaged",
+                "customer",
+                "repeat",
+                "advocate",
+                "lost",
+                "removed",
+                name="lifecyclestage",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("consent", sa.Boolean(), nullable=False),
+        sa.Column("consent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("marketing_opt_out", sa.Boolean(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("province_code", sa.String(length=6), nullable=False),
+        sa.Column("city_code", sa.String(length=6), nullable=False),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column("added_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("removed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_message_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_contact_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_contact_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_contact_owner_promoter_id_promoter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_consumer_id"],
+            ["consumer.id"],
+            name=op.f("fk_contact_referrer_consumer_id_consumer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_contact_referrer_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
+        sa.UniqueConstraint(
+            "consumer_id", "account_id", name=op.f("uq_contact_consumer_id_account_id")
+        ),
+    )
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.create_index("ix_contact_account_id_state", ["account_id", "state"], unique=False)
+        batch_op.create_index(
+            "ix_contact_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_contact_referrer_promoter_id", ["referrer_promoter_id"], unique=False
+        )
+
+    op.create_table(
+        "group_code",
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("name_template", sa.String(length=64), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column(
+            "purpose",
+            sa.Enum(
+                "coupon",
+                "vip",
+                "region",
+                "campaign",
+                "general",
+                name="grouppurpose",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("max_groups", sa.Integer(), nullable=False),
+        sa.Column("welcome_script", sa.Text(), nullable=False),
+        sa.Column("tag_names", sa.JSON(), nullable=False),
+        sa.Column("source_label", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active",
+                "paused",
+                "archived",
+                name="channelcodestatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("groups_opened", sa.Integer(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_group_code_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_group_code_owner_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_code")),
+        sa.UniqueConstraint("code", name=op.f("uq_group_code_code")),
+    )
     op.create_table(
         "ledger_transaction",
         sa.Column("kind", sa.String(length=64), nullable=False),
@@ -506,6 +933,94 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_withdrawal_status"), ["status"], unique=False)
 
     op.create_table(
+        "channel_scan",
+        sa.Column("code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "personal_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("state_raw", sa.String(length=64), nullable=False),
+        sa.Column("state_valid", sa.Boolean(), nullable=False),
+        sa.Column(
+            "referrer_promoter_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "referrer_consumer_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "outcome",
+            sa.Enum(
+                "routed",
+                "spare",
+                "already_contact",
+                "full",
+                "closed",
+                name="scanoutcome",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("candidates_count", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("scanned_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_channel_scan_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["code_id"], ["channel_code.id"], name=op.f("fk_channel_scan_code_id_channel_code")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_channel_scan_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_channel_scan_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["personal_code_id"],
+            ["channel_code.id"],
+            name=op.f("fk_channel_scan_personal_code_id_channel_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_consumer_id"],
+            ["consumer.id"],
+            name=op.f("fk_channel_scan_referrer_consumer_id_consumer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_channel_scan_referrer_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_scan")),
+    )
+    with op.batch_alter_table("channel_scan", schema=None) as batch_op:
+        batch_op.create_index("ix_channel_scan_account_id", ["account_id"], unique=False)
+        batch_op.create_index(
+            "ix_channel_scan_code_id_scanned_at", ["code_id", "scanned_at"], unique=False
+        )
+
+    op.create_table(
         "coupon_batch",
         sa.Column(
             "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -599,6 +1114,189 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "wechat_group",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("external_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "purpose",
+            sa.Enum(
+                "coupon",
+                "vip",
+                "region",
+                "campaign",
+                "general",
+                name="grouppurpose",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("created_by_wechat_user", sa.Boolean(), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("members_count", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("open", "full", "archived", name="groupstatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "group_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("province_code", sa.String(length=6), nullable=False),
+        sa.Column("city_code", sa.String(length=6), nullable=False),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "members_count <= capacity", name=op.f("ck_wechat_group_members_within_capacity")
+        ),
+        sa.CheckConstraint("members_count >= 0", name=op.f("ck_wechat_group_members_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_wechat_group_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_code_id"],
+            ["group_code.id"],
+            name=op.f("fk_wechat_group_group_code_id_group_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_wechat_group_owner_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wechat_group")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_wechat_group_external_id")),
+    )
+    with op.batch_alter_table("wechat_group", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_wechat_group_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_wechat_group_group_code_id_sequence", ["group_code_id", "sequence"], unique=False
+        )
+
+    op.create_table(
+        "assisted_task",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "add_friend",
+                "accept_friend",
+                "send_message",
+                "send_to_group",
+                "invite_to_group",
+                "remove_contact",
+                "other",
+                name="assistedtaskkind",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("script_text", sa.Text(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open",
+                "done",
+                "failed",
+                "cancelled",
+                name="assistedtaskstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("source_kind", sa.String(length=32), nullable=False),
+        sa.Column("source_id", sa.BigInteger(), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
+        sa.Column("result_notes", sa.String(length=500), nullable=False),
+        sa.Column("reply_text", sa.Text(), nullable=False),
+        sa.Column("completed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "completed_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_assisted_task_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["completed_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_assisted_task_completed_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_assisted_task_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_assisted_task_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["wechat_group.id"], name=op.f("fk_assisted_task_group_id_wechat_group")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_assisted_task_owner_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assisted_task")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_assisted_task_idempotency_key")),
+    )
+    with op.batch_alter_table("assisted_task", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_assisted_task_account_id_status_due_at",
+            ["account_id", "status", "due_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_assisted_task_owner_promoter_id_status",
+            ["owner_promoter_id", "status"],
+            unique=False,
+        )
+
+    op.create_table(
         "coupon_grant",
         sa.Column(
             "coupon_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -638,6 +1336,62 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_coupon_grant_coupon_batch_id"), ["coupon_batch_id"], unique=False
+        )
+
+    op.create_table(
+        "group_member",
+        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "source_kind",
+            sa.Enum(
+                "code",
+                "group_code",
+                "campaign",
+                "courier",
+                "promoter",
+                "import",
+                "channel",
+                name="contactsourcekind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("source_id", sa.BigInteger(), nullable=True),
+        sa.Column("joined_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("left_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("leave_reason", sa.String(length=64), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_group_member_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_group_member_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["wechat_group.id"], name=op.f("fk_group_member_group_id_wechat_group")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_member")),
+    )
+    with op.batch_alter_table("group_member", schema=None) as batch_op:
+        batch_op.create_index("ix_group_member_consumer_id", ["consumer_id"], unique=False)
+        batch_op.create_index(
+            "uq_group_member_present",
+            ["group_id", "consumer_id"],
+            unique=True,
+            sqlite_where=sa.text("left_at IS NULL"),
+            postgresql_where=sa.text("left_at IS NULL"),
         )
 
     op.create_table(
@@ -721,6 +1475,59 @@ def upgrade() -> None:
             batch_op.f("ix_tracked_link_product_id"), ["product_id"], unique=False
         )
         batch_op.create_index("ix_tracked_link_promoter_id_id", ["promoter_id", "id"], unique=False)
+
+    op.create_table(
+        "channel_message",
+        sa.Column("backend", sa.String(length=16), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("sent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "assisted_task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_channel_message_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["assisted_task_id"],
+            ["assisted_task.id"],
+            name=op.f("fk_channel_message_assisted_task_id_assisted_task"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_channel_message_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["wechat_group.id"], name=op.f("fk_channel_message_group_id_wechat_group")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_message")),
+    )
+    with op.batch_alter_table("channel_message", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_channel_message_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_channel_message_contact_id_sent_at", ["contact_id", "sent_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_channel_message_group_id_sent_at", ["group_id", "sent_at"], unique=False
+        )
 
     op.create_table(
         "click",
@@ -1171,17 +1978,42 @@ def downgrade() -> None:
         )
 
     op.drop_table("click")
+    with op.batch_alter_table("channel_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_channel_message_group_id_sent_at")
+        batch_op.drop_index("ix_channel_message_contact_id_sent_at")
+        batch_op.drop_index(batch_op.f("ix_channel_message_account_id"))
+
+    op.drop_table("channel_message")
     with op.batch_alter_table("tracked_link", schema=None) as batch_op:
         batch_op.drop_index("ix_tracked_link_promoter_id_id")
         batch_op.drop_index(batch_op.f("ix_tracked_link_product_id"))
         batch_op.drop_index(batch_op.f("ix_tracked_link_coupon_batch_id"))
 
     op.drop_table("tracked_link")
+    with op.batch_alter_table("group_member", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_group_member_present",
+            sqlite_where=sa.text("left_at IS NULL"),
+            postgresql_where=sa.text("left_at IS NULL"),
+        )
+        batch_op.drop_index("ix_group_member_consumer_id")
+
+    op.drop_table("group_member")
     with op.batch_alter_table("coupon_grant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coupon_grant_coupon_batch_id"))
         batch_op.drop_index(batch_op.f("ix_coupon_grant_consumer_id"))
 
     op.drop_table("coupon_grant")
+    with op.batch_alter_table("assisted_task", schema=None) as batch_op:
+        batch_op.drop_index("ix_assisted_task_owner_promoter_id_status")
+        batch_op.drop_index("ix_assisted_task_account_id_status_due_at")
+
+    op.drop_table("assisted_task")
+    with op.batch_alter_table("wechat_group", schema=None) as batch_op:
+        batch_op.drop_index("ix_wechat_group_group_code_id_sequence")
+        batch_op.drop_index(batch_op.f("ix_wechat_group_account_id"))
+
+    op.drop_table("wechat_group")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_transaction_id"))
         batch_op.drop_index("ix_ledger_entry_account_id_id")
@@ -1192,6 +2024,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_batch_merchant_id"))
 
     op.drop_table("coupon_batch")
+    with op.batch_alter_table("channel_scan", schema=None) as batch_op:
+        batch_op.drop_index("ix_channel_scan_code_id_scanned_at")
+        batch_op.drop_index("ix_channel_scan_account_id")
+
+    op.drop_table("channel_scan")
     with op.batch_alter_table("withdrawal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_withdrawal_status"))
         batch_op.drop_index(batch_op.f("ix_withdrawal_promoter_id"))
@@ -1206,6 +2043,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_transaction_correlation_key"))
 
     op.drop_table("ledger_transaction")
+    op.drop_table("group_code")
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_referrer_promoter_id")
+        batch_op.drop_index("ix_contact_owner_promoter_id_id")
+        batch_op.drop_index("ix_contact_account_id_state")
+
+    op.drop_table("contact")
+    with op.batch_alter_table("channel_event", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_channel_event_unprocessed",
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
+        )
+
+    op.drop_table("channel_event")
+    with op.batch_alter_table("channel_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_channel_code_parent_id"))
+        batch_op.drop_index("ix_channel_code_owner_promoter_id_id")
+
+    op.drop_table("channel_code")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_event_actor_user_id"))
         batch_op.drop_index(batch_op.f("ix_audit_event_action"))
@@ -1224,6 +2081,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promoter_binding_promoter_id"))
 
     op.drop_table("promoter_binding")
+    with op.batch_alter_table("operator_account", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_operator_account_persona_id"))
+        batch_op.drop_index("ix_operator_account_owner_promoter_id_id")
+        batch_op.drop_index("ix_operator_account_city_code")
+
+    op.drop_table("operator_account")
     with op.batch_alter_table("consumer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consumer_bound_promoter_id"))
 
@@ -1233,6 +2096,7 @@ def downgrade() -> None:
 
     op.drop_table("promoter")
     op.drop_table("promoter_grade")
+    op.drop_table("persona")
     op.drop_table("merchant")
     op.drop_table("ledger_account")
     # ### end Alembic commands ###

@@ -1,5 +1,9 @@
 """Every ORM model, imported here so Alembic and the app see one metadata."""
 
+# Tags, segments, releases and city tier overrides are imported from their modules
+# (siyu.models.segments, siyu.models.regions); listed here so the one metadata holds them.
+from siyu.models import regions as _regions  # noqa: F401
+from siyu.models import segments as _segments  # noqa: F401
 from siyu.models.audit import AuditEvent
 from siyu.models.base import Base
 from siyu.models.catalog import (

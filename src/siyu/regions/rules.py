@@ -35,15 +35,14 @@ ADDRESS_MAX_LENGTH: Final = 500
 
 # Ethnic-group names that end the long names of autonomous prefectures and counties
 # (延边朝鲜族自治州 → 延边), used to build the short names people type.
-_ETHNIC_NAMES: Final = tuple(
-    sorted(
-        """朝鲜 土家 苗 布依 哈尼 彝 藏 羌 傣 景颇 傈僳 白 壮 回 蒙古 哈萨克 柯尔克孜 维吾尔 黎 侗
-        瑶 畲 满 达斡尔 鄂温克 鄂伦春 锡伯 塔吉克 仡佬 水 纳西 拉祜 佤 布朗 独龙 怒 普米 阿昌
-        基诺 德昂 毛南 仫佬 京 土 撒拉 保安 东乡 裕固 各""".split(),
-        key=len,
-        reverse=True,
-    )
+_ETHNIC_TEXT: Final = (
+    "朝鲜 土家 苗 布依 哈尼 彝 藏 羌 傣 景颇 傈僳 白"
+    " 壮 回 蒙古 哈萨克 柯尔克孜 维吾尔 黎 侗 瑶 畲 满 达斡尔"
+    " 鄂温克 鄂伦春 锡伯 塔吉克 仡佬 水 纳西 拉祜 佤 布朗 独龙 怒"
+    " 普米 阿昌 基诺 德昂 毛南 仫佬 京 土 撒拉 保安 东乡 裕固"
+    " 各"
 )
+_ETHNIC_NAMES: Final = tuple(sorted(_ETHNIC_TEXT.split(), key=len, reverse=True))
 _LONG_SUFFIXES: Final = (
     "特别行政区",
     "自治区",
@@ -131,9 +130,7 @@ CITY_TIER_LABELS: Final = {
     CityTier.TIER_6: "六线",
 }
 # The product's "下沉市场" share (product.md §2, measurement): tier-3 to tier-6 cities.
-LOWER_TIERS: Final = frozenset(
-    {CityTier.TIER_3, CityTier.TIER_4, CityTier.TIER_5, CityTier.TIER_6}
-)
+LOWER_TIERS: Final = frozenset({CityTier.TIER_3, CityTier.TIER_4, CityTier.TIER_5, CityTier.TIER_6})
 
 
 def parse_tier(value: str) -> CityTier:
@@ -342,11 +339,11 @@ class RegionTable:
         """
         rest = text.strip()[:ADDRESS_MAX_LENGTH]
         found: Region | None = None
-        scope: list[str] = [code for code in self.children_of.get(None, [])]
+        scope = list(self.children_of.get(None, []))
         # Without a province, a city may open the address (杭州市…).
         first, rest_after = self._match_prefix(rest, scope)
         if first is None:
-            cities = [code for code, region in self.regions.items() if region.level == RegionLevel.CITY]
+            cities = [code for code, item in self.regions.items() if item.level == RegionLevel.CITY]
             first, rest_after = self._match_prefix(rest, cities)
         while first is not None:
             found = first
@@ -446,9 +443,7 @@ def tier_of(regions: RegionTable, tiers: TierTable, code: str) -> CityTier | Non
     return tier_of(regions, tiers, region.parent_code)
 
 
-def codes_in_tiers(
-    regions: RegionTable, tiers: TierTable, wanted: Iterable[CityTier]
-) -> list[str]:
+def codes_in_tiers(regions: RegionTable, tiers: TierTable, wanted: Iterable[CityTier]) -> list[str]:
     """Every city- and district-level code whose tier is one of ``wanted``, in code order."""
     selected = frozenset(wanted)
     return [

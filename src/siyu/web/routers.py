@@ -42,5 +42,9 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(h5_pages.router)
     app.include_router(link_pages.router)
     app.include_router(order_pages.router)
+    # Regions, tags, segments, contacts and couriers (docs/segments.md).
+    from siyu.regions import routes as regions_api
+
+    app.include_router(regions_api.router, prefix="/api/v1")
     # /s/… and /l/… redirects are served in front of all middleware: see links/routes.py.
     links_api.install_redirects(app)

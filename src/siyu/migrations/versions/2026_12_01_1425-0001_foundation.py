@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:23:03.060312
+Create Date: 2026-12-01 14:25:59.641718
 """
 
 from collections.abc import Sequence
@@ -368,6 +368,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "tag",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("manual", "rule", "event", name="tagkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("owner_key", sa.BigInteger(), nullable=False),
+        sa.Column("color", sa.String(length=16), nullable=False),
+        sa.Column("description", sa.String(length=200), nullable=False),
+        sa.Column("contacts_count", sa.Integer(), nullable=False),
+        sa.Column("archived_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"], ["promoter.id"], name=op.f("fk_tag_owner_promoter_id_promoter")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag")),
+        sa.UniqueConstraint("owner_key", "name", name=op.f("uq_tag_owner_key_name")),
+    )
+    op.create_table(
         "user",
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("display_name", sa.String(length=64), nullable=False),
@@ -591,6 +621,32 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "city_tier_override",
+        sa.Column("city_code", sa.String(length=6), nullable=False),
+        sa.Column("tier", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column(
+            "updated_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["updated_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_city_tier_override_updated_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_city_tier_override")),
+        sa.UniqueConstraint("city_code", name=op.f("uq_city_tier_override_city_code")),
+    )
+    op.create_table(
         "contact",
         sa.Column(
             "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -701,9 +757,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index("ix_contact_account_id_state", ["account_id", "state"], unique=False)
+        batch_op.create_index("ix_contact_city_code", ["city_code"], unique=False)
+        batch_op.create_index("ix_contact_district_code", ["district_code"], unique=False)
+        batch_op.create_index("ix_contact_last_message_at", ["last_message_at"], unique=False)
         batch_op.create_index(
             "ix_contact_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
         )
+        batch_op.create_index(
+            "ix_contact_owner_promoter_id_lifecycle_stage",
+            ["owner_promoter_id", "lifecycle_stage"],
+            unique=False,
+        )
+        batch_op.create_index("ix_contact_province_code", ["province_code"], unique=False)
         batch_op.create_index(
             "ix_contact_referrer_promoter_id", ["referrer_promoter_id"], unique=False
         )
@@ -800,6 +865,31 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "personal_data_access",
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("object_type", sa.String(length=32), nullable=False),
+        sa.Column("object_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("rows_count", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=False),
+        sa.Column("accessed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_personal_data_access_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_personal_data_access")),
+    )
+    with op.batch_alter_table("personal_data_access", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_personal_data_access_user_id_at", ["user_id", "accessed_at"], unique=False
+        )
+
+    op.create_table(
         "product",
         sa.Column(
             "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -872,6 +962,116 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_product_pool", ["review_status", "on_shelf", "rank_weight"], unique=False
         )
+
+    op.create_table(
+        "release_rule",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("rule", sa.JSON(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("max_per_run", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("last_run_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_released", sa.Integer(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_release_rule_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_release_rule_owner_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_release_rule")),
+    )
+    op.create_table(
+        "segment",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("all_owners", sa.Boolean(), nullable=False),
+        sa.Column("rule", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("last_count", sa.Integer(), nullable=True),
+        sa.Column("last_counted_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("archived_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_segment_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_segment_owner_promoter_id_promoter"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment")),
+    )
+    with op.batch_alter_table("segment", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
+
+    op.create_table(
+        "tag_rule",
+        sa.Column("tag_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "trigger",
+            sa.Enum(
+                "segment",
+                "contact_confirmed",
+                "order_placed",
+                "order_received",
+                name="tagruletrigger",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("rule", sa.JSON(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("last_run_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_matched", sa.Integer(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tag_id"], ["tag.id"], name=op.f("fk_tag_rule_tag_id_tag")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_rule")),
+    )
+    with op.batch_alter_table("tag_rule", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tag_rule_tag_id"), ["tag_id"], unique=False)
 
     op.create_table(
         "withdrawal",
@@ -1021,6 +1221,38 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "contact_tag",
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("tag_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("applied_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "applied_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["applied_by_user_id"], ["user.id"], name=op.f("fk_contact_tag_applied_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_contact_tag_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(["tag_id"], ["tag.id"], name=op.f("fk_contact_tag_tag_id_tag")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_tag")),
+        sa.UniqueConstraint("tag_id", "contact_id", name=op.f("uq_contact_tag_tag_id_contact_id")),
+    )
+    with op.batch_alter_table("contact_tag", schema=None) as batch_op:
+        batch_op.create_index("ix_contact_tag_contact_id", ["contact_id"], unique=False)
+
+    op.create_table(
         "coupon_batch",
         sa.Column(
             "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1111,6 +1343,43 @@ def upgrade() -> None:
         batch_op.create_index("ix_ledger_entry_account_id_id", ["account_id", "id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_ledger_entry_transaction_id"), ["transaction_id"], unique=False
+        )
+
+    op.create_table(
+        "segment_snapshot",
+        sa.Column(
+            "segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("rule", sa.JSON(), nullable=False),
+        sa.Column("matched_count", sa.Integer(), nullable=False),
+        sa.Column("member_count", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_segment_snapshot_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"], ["segment.id"], name=op.f("fk_segment_snapshot_segment_id_segment")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_snapshot")),
+    )
+    with op.batch_alter_table("segment_snapshot", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_segment_snapshot_segment_id"), ["segment_id"], unique=False
         )
 
     op.create_table(
@@ -1395,6 +1664,28 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_snapshot_member",
+        sa.Column(
+            "snapshot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+            name=op.f("fk_segment_snapshot_member_contact_id_contact"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["segment_snapshot.id"],
+            name=op.f("fk_segment_snapshot_member_snapshot_id_segment_snapshot"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "snapshot_id", "contact_id", name=op.f("pk_segment_snapshot_member")
+        ),
+    )
+    op.create_table(
         "tracked_link",
         sa.Column(
             "promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1573,6 +1864,77 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "contact_release",
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "release_rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "mode",
+            sa.Enum("direct", "assisted", name="releasemode", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum("done", "pending", name="releasestatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column(
+            "assisted_task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "actor_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("released_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_contact_release_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_user_id"], ["user.id"], name=op.f("fk_contact_release_actor_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["assisted_task_id"],
+            ["assisted_task.id"],
+            name=op.f("fk_contact_release_assisted_task_id_assisted_task"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_contact_release_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_contact_release_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["release_rule_id"],
+            ["release_rule.id"],
+            name=op.f("fk_contact_release_release_rule_id_release_rule"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_release")),
+    )
+    with op.batch_alter_table("contact_release", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_contact_release_account_id_released_at", ["account_id", "released_at"], unique=False
+        )
+        batch_op.create_index("ix_contact_release_contact_id", ["contact_id"], unique=False)
+
+    op.create_table(
         "sales_order",
         sa.Column("order_no", sa.String(length=32), nullable=False),
         sa.Column(
@@ -1645,6 +2007,11 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_sales_order_consumer_id"), ["consumer_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_order_consumer_id_status_paid",
+            ["consumer_id", "status", "paid_at", "paid_fen"],
+            unique=False,
         )
         batch_op.create_index(batch_op.f("ix_sales_order_status"), ["status"], unique=False)
         batch_op.create_index(
@@ -1965,10 +2332,16 @@ def downgrade() -> None:
     with op.batch_alter_table("sales_order", schema=None) as batch_op:
         batch_op.drop_index("uq_order_source_external")
         batch_op.drop_index(batch_op.f("ix_sales_order_status"))
+        batch_op.drop_index("ix_sales_order_consumer_id_status_paid")
         batch_op.drop_index(batch_op.f("ix_sales_order_consumer_id"))
         batch_op.drop_index(batch_op.f("ix_sales_order_auto_confirm_at"))
 
     op.drop_table("sales_order")
+    with op.batch_alter_table("contact_release", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_release_contact_id")
+        batch_op.drop_index("ix_contact_release_account_id_released_at")
+
+    op.drop_table("contact_release")
     with op.batch_alter_table("click", schema=None) as batch_op:
         batch_op.drop_index("ix_click_promoter_id_link_id")
         batch_op.drop_index(
@@ -1990,6 +2363,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tracked_link_coupon_batch_id"))
 
     op.drop_table("tracked_link")
+    op.drop_table("segment_snapshot_member")
     with op.batch_alter_table("group_member", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_group_member_present",
@@ -2014,6 +2388,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_wechat_group_account_id"))
 
     op.drop_table("wechat_group")
+    with op.batch_alter_table("segment_snapshot", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_snapshot_segment_id"))
+
+    op.drop_table("segment_snapshot")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_transaction_id"))
         batch_op.drop_index("ix_ledger_entry_account_id_id")
@@ -2024,6 +2402,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_batch_merchant_id"))
 
     op.drop_table("coupon_batch")
+    with op.batch_alter_table("contact_tag", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_tag_contact_id")
+
+    op.drop_table("contact_tag")
     with op.batch_alter_table("channel_scan", schema=None) as batch_op:
         batch_op.drop_index("ix_channel_scan_code_id_scanned_at")
         batch_op.drop_index("ix_channel_scan_account_id")
@@ -2034,11 +2416,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_withdrawal_promoter_id"))
 
     op.drop_table("withdrawal")
+    with op.batch_alter_table("tag_rule", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tag_rule_tag_id"))
+
+    op.drop_table("tag_rule")
+    with op.batch_alter_table("segment", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_owner_promoter_id_id")
+
+    op.drop_table("segment")
+    op.drop_table("release_rule")
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.drop_index("ix_product_pool")
         batch_op.drop_index(batch_op.f("ix_product_merchant_id"))
 
     op.drop_table("product")
+    with op.batch_alter_table("personal_data_access", schema=None) as batch_op:
+        batch_op.drop_index("ix_personal_data_access_user_id_at")
+
+    op.drop_table("personal_data_access")
     with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_transaction_correlation_key"))
 
@@ -2046,10 +2441,16 @@ def downgrade() -> None:
     op.drop_table("group_code")
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_referrer_promoter_id")
+        batch_op.drop_index("ix_contact_province_code")
+        batch_op.drop_index("ix_contact_owner_promoter_id_lifecycle_stage")
         batch_op.drop_index("ix_contact_owner_promoter_id_id")
+        batch_op.drop_index("ix_contact_last_message_at")
+        batch_op.drop_index("ix_contact_district_code")
+        batch_op.drop_index("ix_contact_city_code")
         batch_op.drop_index("ix_contact_account_id_state")
 
     op.drop_table("contact")
+    op.drop_table("city_tier_override")
     with op.batch_alter_table("channel_event", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_channel_event_unprocessed",
@@ -2077,6 +2478,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_user_merchant_id"))
 
     op.drop_table("user")
+    op.drop_table("tag")
     with op.batch_alter_table("promoter_binding", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_promoter_binding_promoter_id"))
 

@@ -3,6 +3,7 @@ messages, group members), so every condition can be checked against an exact set
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db import Database
 from siyu.kit import crypto
+from siyu.kit.time import travel_to
 from siyu.models import (
     AccountKind,
     ChannelMessage,
@@ -31,6 +33,9 @@ from siyu.models import (
     WechatGroup,
 )
 from siyu.models.segments import ContactTag, Tag, TagKind
+from siyu.segments import service
+from siyu.segments.repository import ContactScope, SegmentRepository
+from siyu.segments.schemas import SegmentRule
 
 NOW = datetime(2026, 11, 11, 4, 0, tzinfo=UTC)
 
@@ -208,3 +213,91 @@ class PoolBuilder:
 def pool(database: Database) -> Any:
     with database.sessions() as session:
         yield PoolBuilder(session)
+
+
+PLATFORM = ContactScope(None)
+
+
+@dataclass
+class Scene:
+    pool: PoolBuilder
+    ids: dict[str, int]
+    promoter_id: int
+    tags: dict[str, int]
+    accounts: dict[str, int]
+    group_id: int
+
+    def match(self, rule: dict[str, Any], scope: ContactScope = PLATFORM) -> set[str]:
+        parsed = SegmentRule.model_validate(rule)
+        where = service.compile_for(self.pool.session, parsed, scope)
+        found = set(SegmentRepository(self.pool.session).contact_ids(where, 1000))
+        return {name for name, contact_id in self.ids.items() if contact_id in found}
+
+
+@pytest.fixture
+def scene(pool: PoolBuilder) -> Iterator[Scene]:
+    with travel_to(NOW):
+        promoter = pool.promoter("王团长")
+        account_a = pool.account("活动号A")
+        account_b = pool.account("活动号B")
+        account_c = pool.account("团长号", owner=promoter)
+        vip, mum = pool.tag("VIP"), pool.tag("宝妈")
+        own = pool.tag("老客", owner=promoter)
+        group = pool.group(account_a)
+        shared = pool.consumer("小美")
+        k1 = pool.contact(
+            account_a,
+            shared,
+            "330106",
+            lifecycle_stage=LifecycleStage.CUSTOMER,
+            last_message_at=NOW - timedelta(days=1),
+        )
+        k2 = pool.contact(
+            account_a,
+            region="330122",
+            source_kind=ContactSourceKind.CAMPAIGN,
+            source_id=7,
+            added_at=NOW - timedelta(days=40),
+        )
+        k3 = pool.contact(
+            account_b,
+            region="360602",
+            lifecycle_stage=LifecycleStage.REPEAT,
+            source_kind=ContactSourceKind.COURIER,
+            source_id=9,
+            marketing_opt_out=True,
+            last_message_at=NOW - timedelta(days=20),
+        )
+        k4 = pool.contact(
+            account_b,
+            region="110105",
+            lifecycle_stage=LifecycleStage.ENGAGED,
+            state=ContactState.PENDING,
+        )
+        k5 = pool.contact(
+            account_a, lifecycle_stage=LifecycleStage.LOST, state=ContactState.REMOVED
+        )
+        k6 = pool.contact(account_c, shared, "330106", lifecycle_stage=LifecycleStage.CUSTOMER)
+        pool.tag_contact(k1, vip)
+        pool.tag_contact(k2, vip, mum)
+        pool.tag_contact(k3, mum)
+        pool.tag_contact(k6, own)
+        pool.order(shared.id, 20000, days_ago=2)
+        pool.order(k3.consumer_id, 5000, days_ago=40)
+        pool.order(k3.consumer_id, 90000, days_ago=1, status=OrderStatus.CANCELLED)
+        pool.order(k4.consumer_id, 60000, days_ago=5)
+        pool.order(k4.consumer_id, 40000, days_ago=100)
+        pool.message(k3, NOW - timedelta(days=20))
+        pool.message(k2, NOW - timedelta(days=20), direction="out")
+        pool.message(k1, NOW - timedelta(days=1))
+        pool.join(group, k1)
+        pool.join(group, k5, left=True)
+        pool.session.commit()
+        yield Scene(
+            pool,
+            {"k1": k1.id, "k2": k2.id, "k3": k3.id, "k4": k4.id, "k5": k5.id, "k6": k6.id},
+            promoter.id,
+            {"vip": vip.id, "mum": mum.id, "own": own.id},
+            {"a": account_a.id, "b": account_b.id, "c": account_c.id},
+            group.id,
+        )

@@ -123,8 +123,9 @@ class SegmentSnapshot(IdMixin, TimestampMixin, Base):
     segment_id: Mapped[int] = mapped_column(BigId, ForeignKey("segment.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16), doc="broadcast / export / manual")
     rule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    matched_count: Mapped[int] = mapped_column(Integer, default=0)
-    member_count: Mapped[int] = mapped_column(Integer, default=0, doc="after reachability")
+    member_count: Mapped[int] = mapped_column(
+        Integer, default=0, doc="matching contacts that are confirmed and not opted out"
+    )
     created_by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     case,
     exists,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from siyu.models import (
+    Base,
     ChannelMessage,
     Consumer,
     Contact,
@@ -294,10 +296,11 @@ class SegmentRepository:
     def materialise(self, snapshot_id: int, where: ColumnElement[bool]) -> int:
         """INSERT … SELECT the reachable matching contacts into the snapshot."""
         source = select(literal(snapshot_id), Contact.id).where(where, reachable_clause())
+        # The Core table, not the entity: an ORM-enabled INSERT reports no rowcount on psycopg.
+        table = Table("segment_snapshot_member", Base.metadata)
         result = self.session.execute(
-            insert(SegmentSnapshotMember).from_select(["snapshot_id", "contact_id"], source)
+            insert(table).from_select(["snapshot_id", "contact_id"], source)
         )
-        self.session.flush()
         return int(getattr(result, "rowcount", 0) or 0)
 
     def contact_ids(self, where: ColumnElement[bool], limit: int) -> Sequence[int]:

@@ -312,6 +312,5 @@ class SnapshotOut(BaseModel):
     id: int
     segment_id: int
     purpose: str
-    matched_count: int
     member_count: int
     created_at: datetime

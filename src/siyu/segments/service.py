@@ -254,19 +254,16 @@ def materialise(
     rule = parse_rule(segment.rule)
     where = compile_for(session, rule, segment_scope(segment))
     repository = SegmentRepository(session)
-    matched = repository.count(where)
     snapshot = repository.add_snapshot(
         SegmentSnapshot(
             segment_id=segment.id,
             purpose=purpose,
             rule=segment.rule,
-            matched_count=matched,
             created_by_user_id=_user_id(actor),
         )
     )
+    # One INSERT … SELECT: the members are whoever matches and is reachable at this moment.
     snapshot.member_count = repository.materialise(snapshot.id, where)
-    segment.last_count = matched
-    segment.last_counted_at = utc_now()
     session.flush()
     if segment.all_owners:
         audit.record(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:25:59.641718
+Create Date: 2026-12-01 14:34:44.995810
 """
 
 from collections.abc import Sequence
@@ -1352,7 +1352,6 @@ def upgrade() -> None:
         ),
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("rule", sa.JSON(), nullable=False),
-        sa.Column("matched_count", sa.Integer(), nullable=False),
         sa.Column("member_count", sa.Integer(), nullable=False),
         sa.Column(
             "created_by_user_id",

@@ -361,8 +361,20 @@ def measure(database: Any, runs: int) -> dict[str, float]:
                 ),
                 {**params, "snapshot": snapshot_id, "false": False},
             )
+            inserted = int(getattr(result, "rowcount", -1))
+            if inserted < 0:  # psycopg under SQLAlchemy 2.1: count, as siyu does
+                inserted = int(
+                    session.execute(
+                        text(
+                            "SELECT count(*) FROM segment_snapshot_member"
+                            " WHERE snapshot_id = :snapshot"
+                        ),
+                        {"snapshot": snapshot_id},
+                    ).scalar()
+                    or 0
+                )
             session.commit()
-            return int(getattr(result, "rowcount", 0))
+            return inserted
 
     def reset() -> None:
         with database.sessions() as session:

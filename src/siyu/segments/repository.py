@@ -296,12 +296,16 @@ class SegmentRepository:
     def materialise(self, snapshot_id: int, where: ColumnElement[bool]) -> int:
         """INSERT … SELECT the reachable matching contacts into the snapshot."""
         source = select(literal(snapshot_id), Contact.id).where(where, reachable_clause())
-        # The Core table, not the entity: an ORM-enabled INSERT reports no rowcount on psycopg.
         table = Table("segment_snapshot_member", Base.metadata)
         result = self.session.execute(
             insert(table).from_select(["snapshot_id", "contact_id"], source)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        inserted = int(getattr(result, "rowcount", -1))
+        if inserted >= 0:
+            return inserted
+        # psycopg under SQLAlchemy 2.1 reports -1 for INSERT … SELECT: count the primary key.
+        members = select(func.count()).where(SegmentSnapshotMember.snapshot_id == snapshot_id)
+        return int(self.session.scalar(members) or 0)
 
     def contact_ids(self, where: ColumnElement[bool], limit: int) -> Sequence[int]:
         statement = select(Contact.id).where(where).order_by(Contact.id).limit(limit)

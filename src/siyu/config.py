@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     # Regions (docs/regions.md): a TSV of city tier corrections over the shipped table.
     city_tiers_path: Path | None = None
+    # Traffic pool and channels (docs/pool.md). "" = each account's backend by its kind.
+    channel_backend: Literal["", "simulator", "assisted", "wecom"] = ""
+    simulator_seed: int = 0
+    simulator_accept_bp: int = Field(default=9000, ge=0, le=10000)
+    pending_contact_hours: int = Field(default=48, ge=1, le=24 * 30)
 
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"

@@ -263,11 +263,11 @@ def hand_written_where(session: Session) -> tuple[str, dict[str, Any]]:
              OR (c.district_code = '' AND c.city_code = ''
                  AND c.province_code IN ({listed(provinces)})))
         AND c.lifecycle_stage IN ('customer', 'repeat')
-        AND EXISTS (SELECT 1 FROM contact_tag t WHERE t.contact_id = c.id AND t.tag_id IN (3, 7))
-        AND c.consumer_id IN (SELECT o.consumer_id FROM sales_order o
-                              WHERE o.status <> 'cancelled' AND o.paid_at >= :cutoff)
-        AND c.consumer_id IN (SELECT o.consumer_id FROM sales_order o WHERE o.status <> 'cancelled'
-                              GROUP BY o.consumer_id HAVING sum(o.paid_fen) >= 10000)
+        AND c.id IN (SELECT t.contact_id FROM contact_tag t WHERE t.tag_id IN (3, 7))
+        AND EXISTS (SELECT 1 FROM sales_order o WHERE o.consumer_id = c.consumer_id
+                    AND o.status <> 'cancelled' AND o.paid_at >= :cutoff)
+        AND (SELECT coalesce(sum(o.paid_fen), 0) FROM sales_order o
+             WHERE o.consumer_id = c.consumer_id AND o.status <> 'cancelled') >= 10000
     """
     cutoff: Any = utc_now() - timedelta(days=90)
     if session.get_bind().dialect.name == "sqlite":

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Exists
 
 from siyu.models import (
     Base,
@@ -150,18 +152,25 @@ def _tier(item: TierCondition, context: CompileContext) -> ColumnElement[bool]:
     provinces = [code for code in codes if level_of_code(code) == RegionLevel.PROVINCE]
     parts: list[ColumnElement[bool]] = []
     if districts:
-        parts.append(Contact.district_code.in_(districts))
+        parts.append(Contact.district_code.in_(_inline(districts)))
     if cities:
-        parts.append(and_(Contact.district_code == "", Contact.city_code.in_(cities)))
+        parts.append(and_(Contact.district_code == "", Contact.city_code.in_(_inline(cities))))
     if provinces:
         parts.append(
             and_(
                 Contact.district_code == "",
                 Contact.city_code == "",
-                Contact.province_code.in_(provinces),
+                Contact.province_code.in_(_inline(provinces)),
             )
         )
     return or_(*parts) if parts else false()
+
+
+def _inline(codes: list[str]) -> Any:
+    """Thousands of region codes rendered as literals (they are 6-digit codes from siyu's own
+    data): one bound parameter per code makes PostgreSQL plan an ARRAY of 2,000 parameters on
+    every execution, several times slower than the constant list."""
+    return bindparam(None, codes, expanding=True, literal_execute=True)
 
 
 def _lifecycle(item: LifecycleCondition, _context: CompileContext) -> ColumnElement[bool]:
@@ -183,38 +192,46 @@ def _opt_out(item: OptOutCondition, _context: CompileContext) -> ColumnElement[b
     return Contact.marketing_opt_out.is_(item.opted_out)
 
 
-def _orders() -> Select[Any]:
-    return select(Order.consumer_id).where(Order.status != OrderStatus.CANCELLED)
+def _orders_of_contact(*conditions: ColumnElement[bool]) -> Exists:
+    """EXISTS over the contact's consumer's paid, not cancelled orders: one probe of
+    ``ix_sales_order_consumer_id_status_paid`` per candidate row, whatever plan is chosen."""
+    return exists().where(
+        Order.consumer_id == Contact.consumer_id, Order.status != OrderStatus.CANCELLED, *conditions
+    )
 
 
 def _last_order(item: LastOrderCondition, context: CompileContext) -> ColumnElement[bool]:
     if item.op == "ever":
-        return Contact.consumer_id.in_(_orders())
+        return _orders_of_contact()
     if item.op == "never":
-        return ~exists().where(
-            Order.consumer_id == Contact.consumer_id, Order.status != OrderStatus.CANCELLED
-        )
+        return ~_orders_of_contact()
     assert item.days is not None
-    cutoff = context.now - timedelta(days=item.days)
-    recent = _orders().where(Order.paid_at >= cutoff)
+    recent = _orders_of_contact(Order.paid_at >= context.now - timedelta(days=item.days))
     if item.op == "within":
-        return Contact.consumer_id.in_(recent)
-    return and_(Contact.consumer_id.in_(_orders()), Contact.consumer_id.not_in(recent))
+        return recent
+    return and_(_orders_of_contact(), ~recent)
 
 
 def _spend(item: SpendCondition, context: CompileContext) -> ColumnElement[bool]:
-    orders = _orders()
+    """A correlated sum per candidate row (index-only), 0 for a consumer without orders."""
+    conditions: list[ColumnElement[bool]] = [
+        Order.consumer_id == Contact.consumer_id,
+        Order.status != OrderStatus.CANCELLED,
+    ]
     if item.within_days is not None:
-        orders = orders.where(Order.paid_at >= context.now - timedelta(days=item.within_days))
-    total = func.sum(Order.paid_fen)
-    grouped = orders.group_by(Order.consumer_id)
-    low = item.min_fen or 0
-    if low > 0:
-        having = total >= low if item.max_fen is None else total.between(low, item.max_fen)
-        return Contact.consumer_id.in_(grouped.having(having))
-    # No lower bound: consumers without orders (spend 0) match, so exclude those above the cap.
-    assert item.max_fen is not None
-    return Contact.consumer_id.not_in(grouped.having(total > item.max_fen))
+        conditions.append(Order.paid_at >= context.now - timedelta(days=item.within_days))
+    total = (
+        select(func.coalesce(func.sum(Order.paid_fen), 0))
+        .where(*conditions)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+    parts: list[ColumnElement[bool]] = []
+    if item.min_fen is not None and item.min_fen > 0:
+        parts.append(total >= item.min_fen)
+    if item.max_fen is not None:
+        parts.append(total <= item.max_fen)
+    return and_(*parts) if parts else true()
 
 
 def _activity(item: ActivityCondition, context: CompileContext) -> ColumnElement[bool]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:34:44.995810
+Create Date: 2026-12-01 14:37:58.086957
 """
 
 from collections.abc import Sequence

@@ -179,7 +179,8 @@ def load_job_modules() -> None:
     import siyu.commissions.tasks
     import siyu.orders.tasks
     import siyu.pool.tasks
-    import siyu.promoters.tasks  # noqa: F401
+    import siyu.promoters.tasks
+    import siyu.segments.tasks  # noqa: F401
 
 
 def get_queue() -> JobQueue:

@@ -159,6 +159,7 @@ class PoolBuilder:
         paid_fen: int,
         days_ago: float,
         status: OrderStatus = OrderStatus.RECEIVED,
+        region: str = "",
     ) -> Order:
         order = Order(
             order_no=f"SO{self.next():010d}",
@@ -168,6 +169,7 @@ class PoolBuilder:
             items_fen=paid_fen,
             paid_fen=paid_fen,
             paid_at=NOW - timedelta(days=days_ago),
+            region=region,
         )
         self.session.add(order)
         self.session.flush()

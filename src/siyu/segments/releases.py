@@ -32,7 +32,7 @@ from siyu.errors import NotFound, ValidationFailed
 from siyu.kit.time import utc_now
 from siyu.models import AssistedTaskKind, Contact, ContactState, OperatorAccount
 from siyu.models.segments import ContactRelease, ReleaseMode, ReleaseRule, ReleaseStatus
-from siyu.pool import hooks, inbox
+from siyu.pool import inbox
 from siyu.segments import service as segments
 from siyu.segments.repository import ContactScope
 
@@ -238,6 +238,3 @@ def on_contact_removed(session: Session, contact: Contact, _tag_names: Sequence[
     ).all():
         release.status = ReleaseStatus.DONE
     session.flush()
-
-
-hooks.register_contact_removed(on_contact_removed)

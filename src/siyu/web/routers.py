@@ -43,6 +43,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(link_pages.router)
     app.include_router(order_pages.router)
     # Regions, tags, segments, contacts and couriers (docs/segments.md).
+    import siyu.segments.hooks  # noqa: F401  (tags from codes, courier binding, releases)
     from siyu.regions import routes as regions_api
 
     app.include_router(regions_api.router, prefix="/api/v1")

@@ -33,3 +33,6 @@ def fleet(database: Database) -> Any:
         return ids
 
     return factory
+
+
+from tests.promoters.conftest import make_promoter  # noqa: E402, F401  (fixture re-export)

@@ -583,13 +583,16 @@ def set_code_status(
     return code
 
 
-def code_stats(session: Session, actor: Principal | None, code_id: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class CodeStats:
+    scans: dict[str, int]
+    adds_by_account: list[tuple[int, str, int, int]]  # (account id, name, routed, confirmed)
+
+
+def code_stats(session: Session, actor: Principal | None, code_id: int) -> CodeStats:
     code = get_code(session, actor, code_id)
     repository = CodeRepository(session)
-    return {
-        "scans": repository.scan_counts(code.id),
-        "adds_by_account": repository.adds_by_account(code.id),
-    }
+    return CodeStats(repository.scan_counts(code.id), repository.adds_by_account(code.id))
 
 
 def public_code(session: Session, code_text: str) -> ChannelCode | None:

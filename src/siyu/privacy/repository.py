@@ -63,7 +63,5 @@ class PrivacyRepository:
         return Page(items=list(items), total=int(total), request=page)
 
     def usernames(self, user_ids: Sequence[int]) -> dict[int, str]:
-        rows = self.session.execute(
-            select(User.id, User.username).where(User.id.in_(user_ids))
-        ).tuples()
-        return {user_id: username for user_id, username in rows}
+        rows = self.session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+        return {int(row[0]): str(row[1]) for row in rows}

@@ -49,9 +49,12 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(h5_pages.router)
     app.include_router(link_pages.router)
     app.include_router(order_pages.router)
-    from siyu.web import privacy_pages
+    from siyu.compliance import routes as compliance_api
+    from siyu.web import compliance_pages, privacy_pages
 
     app.include_router(privacy_pages.router)
+    app.include_router(compliance_pages.router)
+    app.include_router(compliance_api.router, prefix="/api/v1")
     # Regions, tags, segments, contacts and couriers (docs/segments.md).
     import siyu.segments.hooks  # noqa: F401  (tags from codes, courier binding, releases)
     from siyu.regions import routes as regions_api

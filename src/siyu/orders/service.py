@@ -154,9 +154,13 @@ class AfterSaleAlreadyDecided(Conflict):
 
 
 def current_policy() -> CommissionPolicy:
+    """The policy frozen onto new order lines: every commission setting, not only the take."""
     settings = current_settings()
     return CommissionPolicy(
         platform_take_bp=settings.platform_take_bp,
+        l2_share_bp=settings.l2_share_bp,
+        self_purchase_commission=settings.self_purchase_commission,
+        hold_days=settings.hold_days,
         binding_mode=BindingMode(settings.binding_mode),
     )
 

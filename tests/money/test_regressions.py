@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from siyu.commissions import service as commissions
+from siyu.commissions.repository import CommissionRepository
 from siyu.config import Settings
 from siyu.db import Database
-from siyu.kit.time import ensure_aware
+from siyu.kit.time import ensure_aware, utc_now
+from siyu.ledger import service as ledger
 from siyu.links import service as links
 from siyu.links.schemas import LinkCreate
-from siyu.models import Commission, LinkPosition, OrderLine
+from siyu.models import Commission, CommissionState, LinkPosition, OrderLine
 from siyu.orders import service as orders
 from siyu.orders.schemas import DraftLine, OrderDraft
 from tests.money.world import build_loop_world
@@ -68,3 +71,70 @@ class TestOrdersFreezeTheConfiguredPolicy:
             assert {ensure_aware(at) for _amount, at in shares.values() if at} == {due}
             assert commissions.settle_due(session, due - timedelta(seconds=1)) == 0
             assert commissions.settle_due(session, due) == 2
+
+
+class TestSettlementNeverWritesAOneLeggedTransaction:
+    """settle_due created the promoters' accounts for the commissions due at its first statement,
+    then marked every commission due at its second. On PostgreSQL (read committed) a decision
+    committed in between (an after-sale closed, a hold released) made one more commission due,
+    whose promoter had no available account yet: its settle transaction got only the pending leg
+    and the ledger no longer balanced."""
+
+    def test_a_commission_made_due_mid_run_waits_for_the_next_run(
+        self, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if database.url.startswith("sqlite"):
+            pytest.skip(
+                "SQLite serialises writers (BEGIN IMMEDIATE): this interleaving cannot occur"
+            )
+        settings.hold_days = 0
+        world = build_loop_world(database)
+        product = world.products[0]
+        with database.sessions() as session:
+            link = links.create_link(
+                session,
+                None,
+                LinkCreate(product_id=product.id, position=LinkPosition.GROUP),
+                promoter_id=world.earners[2],
+            )
+            order = orders.place_order(
+                session,
+                OrderDraft(
+                    lines=(DraftLine(product_id=product.id, quantity=1),),
+                    phone=world.buyers[0],
+                    click_token=links.record_click(session, link),
+                ),
+            )
+            orders.confirm_receipt(session, world.admin, order.id)
+            after_sale = orders.request_after_sale(session, world.admin, order.lines[0].id, 100)
+            session.commit()
+            after_sale_id = after_sale.id
+            line_id = order.lines[0].id
+
+        original = CommissionRepository.due_promoter_ids
+
+        def due_then_a_decision_commits(self: CommissionRepository, now: datetime) -> list[int]:
+            due = original(self, now)
+            with database.sessions() as other:
+                orders.decide_after_sale(
+                    other, world.admin, after_sale_id, approve=False, reason="不符合"
+                )
+                other.commit()
+            return due
+
+        monkeypatch.setattr(CommissionRepository, "due_promoter_ids", due_then_a_decision_commits)
+        at = utc_now() + timedelta(hours=1)
+        with database.sessions() as session:
+            settled = commissions.settle_due(session, at)
+            session.commit()
+        monkeypatch.setattr(CommissionRepository, "due_promoter_ids", original)
+        with database.sessions() as session:
+            assert ledger.check_balanced(session) == []
+            assert settled == 0
+            assert commissions.settle_due(session, at) == 2
+            session.commit()
+            assert ledger.check_balanced(session) == []
+            states = session.scalars(
+                select(Commission.state).where(Commission.order_line_id == line_id)
+            ).all()
+            assert states == [CommissionState.SETTLED, CommissionState.SETTLED]

@@ -26,7 +26,7 @@ import itertools
 import json
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck
+from hypothesis import event as hypothesis_event
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -91,16 +92,26 @@ from tests.money.world import LoopWorld, build_loop_world
 
 T = TypeVar("T")
 
-EXAMPLES = int(os.environ.get("SIYU_TEST_MONEY_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("SIYU_TEST_MONEY_EXAMPLES", "8"))
 STEPS = int(os.environ.get("SIYU_TEST_MONEY_STEPS", "40"))
 WEBHOOK_SECRET = "money-loop-secret"
 CLOCK_STEPS = [
     timedelta(minutes=20),
     timedelta(hours=5),
     timedelta(days=1),
-    timedelta(days=3),
     timedelta(days=8),
+    timedelta(days=15),
 ]
+
+
+# What the runs exercised (printed at the end with ``pytest -s``), to see that the interesting
+# paths (holds, refunds after settlement, paid withdrawals) are reached, not merely allowed.
+EVENTS: Counter[str] = Counter()
+
+
+def event_seen(name: str) -> None:
+    hypothesis_event(name)
+    EVENTS[name] += 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,8 +171,11 @@ class MoneyLoop(RuleBasedStateMachine):
         hold_days=st.sampled_from([0, 7, 14]),
         l2_share_bp=st.sampled_from([0, 1000, 2500, 10000]),
         self_purchase_commission=st.booleans(),
+        data=st.data(),
     )
-    def start(self, hold_days: int, l2_share_bp: int, self_purchase_commission: bool) -> None:
+    def start(
+        self, hold_days: int, l2_share_bp: int, self_purchase_commission: bool, data: st.DataObject
+    ) -> None:
         self.settings.hold_days = hold_days  # type: ignore[assignment]
         self.settings.l2_share_bp = l2_share_bp
         self.settings.self_purchase_commission = self_purchase_commission
@@ -177,6 +191,9 @@ class MoneyLoop(RuleBasedStateMachine):
         with self.database.sessions() as session:
             for key in (ledger_rules.platform_revenue(), ledger_rules.payout_clearing()):
                 self.platform_baseline[key] = ledger.balance(session, key)
+        # A few orders to start from, so that short runs reach settlement and withdrawals too.
+        for _ in range(data.draw(st.integers(0, 4), label="seed orders")):
+            self.place_h5_order(data)
 
     def click(self, promoter_id: int, product_id: int) -> str:
         def record(session: Session) -> str:
@@ -245,6 +262,8 @@ class MoneyLoop(RuleBasedStateMachine):
             )
         expected = {line_id for line_id in placed.line_ids if self.model.lines[line_id].held}
         assert set(holds) == expected
+        if holds:
+            event_seen("commission held for review")
         for line_id, hold_id in holds.items():
             self.model.lines[line_id].hold_id = hold_id
             self.model.lines[line_id].hold_status = "open"
@@ -366,9 +385,20 @@ class MoneyLoop(RuleBasedStateMachine):
         return sorted(self.model.orders)
 
     @precondition(lambda self: bool(self.model.orders))
-    @rule(data=st.data(), action=st.sampled_from(["ship", "confirm", "cancel"]))
-    def move_order(self, data: st.DataObject, action: str) -> None:
-        order = self.model.orders[data.draw(st.sampled_from(self.order_ids()))]
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["ship", "confirm", "confirm", "cancel"]),
+        any_order=st.integers(0, 3),
+    )
+    def move_order(self, data: st.DataObject, action: str, any_order: int) -> None:
+        open_ones = [
+            order_id
+            for order_id in self.order_ids()
+            if self.model.orders[order_id].status in (OrderStatus.PAID, OrderStatus.SHIPPED)
+        ]
+        # Mostly an order the action can apply to; sometimes any order (the refusals).
+        candidates = open_ones if open_ones and any_order else self.order_ids()
+        order = self.model.orders[data.draw(st.sampled_from(candidates))]
         allowed = {
             "ship": order.status == OrderStatus.PAID,
             "confirm": order.status in (OrderStatus.PAID, OrderStatus.SHIPPED),
@@ -381,6 +411,7 @@ class MoneyLoop(RuleBasedStateMachine):
         }[action]
         admin = self.world.admin
         if not allowed:
+            event_seen(f"order {action} refused")
             with pytest.raises(order_rules.OrderTransitionInvalid):
                 self.act(lambda s: call(s, admin, order.id))
             return
@@ -392,6 +423,7 @@ class MoneyLoop(RuleBasedStateMachine):
             )
         )
         status, received_at, auto_confirm_at = row
+        event_seen(f"order {action}")
         order.status = status
         order.auto_confirm_at = ensure_aware(auto_confirm_at) if auto_confirm_at else None
         if action == "confirm":
@@ -405,7 +437,6 @@ class MoneyLoop(RuleBasedStateMachine):
         with pytest.raises(order_rules.OrderTransitionInvalid):
             self.act(lambda s: call(s, admin, order.id))
 
-    @rule()
     def auto_confirm_job_twice(self) -> None:
         at = utc_now()
         order_tasks.auto_confirm()
@@ -417,6 +448,7 @@ class MoneyLoop(RuleBasedStateMachine):
             and o.auto_confirm_at is not None
             and o.auto_confirm_at <= at
         ]
+        event_seen(f"auto-confirmed {min(len(due), 2)}+")
         with self.database.sessions() as session:
             for order in due:
                 found = session.get(Order, order.id)
@@ -431,12 +463,33 @@ class MoneyLoop(RuleBasedStateMachine):
     def advance_clock(self, delta: timedelta) -> None:
         self.advance(delta)
 
+    @rule(days=st.sampled_from([1, 8, 15]), data=st.data())
+    def close_the_day(self, days: int, data: st.DataObject) -> None:
+        """Some buyers confirm receipt, days pass, and the daily jobs run (each twice: a
+        duplicate run must change nothing)."""
+        for order in list(self.model.orders.values()):
+            if order.status in (OrderStatus.PAID, OrderStatus.SHIPPED) and data.draw(
+                st.booleans(), label=f"order {order.id} confirmed"
+            ):
+                received_at = self.act(
+                    lambda s, o=order: orders.confirm_receipt(s, self.world.admin, o.id).received_at
+                )
+                order.status = OrderStatus.RECEIVED
+                order.received_at = ensure_aware(received_at)
+                order.auto_confirm_at = None
+        self.advance(timedelta(days=days))
+        self.auto_confirm_job_twice()
+        self.settle_then_run_the_job_again()
+
     # --- after-sales --------------------------------------------------------------------------
 
     @precondition(lambda self: bool(self.model.lines))
-    @rule(data=st.data(), over=st.booleans())
-    def request_after_sale(self, data: st.DataObject, over: bool) -> None:
-        line = self.model.lines[data.draw(st.sampled_from(sorted(self.model.lines)))]
+    @rule(data=st.data(), over=st.booleans(), settled_first=st.booleans())
+    def request_after_sale(self, data: st.DataObject, over: bool, settled_first: bool) -> None:
+        settled = sorted(i for i, line in self.model.lines.items() if line.settled)
+        # Half the time a settled line if there is one: refunds after settlement are reversals.
+        candidates = settled if settled and settled_first else sorted(self.model.lines)
+        line = self.model.lines[data.draw(st.sampled_from(candidates))]
         order = self.model.orders[line.order_id]
         headroom = line.snapshot.paid_fen - line.refunded_fen - sum(line.open_requests.values())
         amount = headroom + 1 if over or headroom < 1 else data.draw(st.integers(1, headroom))
@@ -459,7 +512,7 @@ class MoneyLoop(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: bool(self.open_after_sales()))
-    @rule(data=st.data(), approve=st.booleans())
+    @rule(data=st.data(), approve=st.sampled_from([True, True, False]))
     def decide_after_sale(self, data: st.DataObject, approve: bool) -> None:
         after_sale_id = data.draw(st.sampled_from(self.open_after_sales()))
         line_id, amount, _status = self.model.after_sales[after_sale_id]
@@ -479,6 +532,7 @@ class MoneyLoop(RuleBasedStateMachine):
             "approved" if approve else "rejected",
         )
         if approve:
+            event_seen("refund after settlement" if line.settled else "refund before settlement")
             self.model.refund(line, amount)
         # The merchant's console retries the decision: refused, and nothing moves twice.
         with pytest.raises(orders.AfterSaleAlreadyDecided):
@@ -486,11 +540,11 @@ class MoneyLoop(RuleBasedStateMachine):
 
     # --- settlement ---------------------------------------------------------------------------
 
-    @rule()
     def settle_then_run_the_job_again(self) -> None:
         at = utc_now()
         count = self.act(commissions.settle_due, at)
         assert count == self.model.settle(at)
+        event_seen(f"settled {min(count, 3)}+ records" if count else "settled nothing")
         commission_tasks.settle_due()  # the daily job, run once more: nothing new is due
         assert self.model.settle(utc_now()) == 0
 
@@ -510,6 +564,7 @@ class MoneyLoop(RuleBasedStateMachine):
         self.act(lambda s: decide(s, admin, hold_id, "人工复核"))
         line.held = False
         line.hold_status = "released" if release else "confirmed"
+        event_seen(f"hold {line.hold_status}")
         if not release:
             line.void = True
         with pytest.raises(FraudHoldAlreadyDecided):
@@ -523,9 +578,15 @@ class MoneyLoop(RuleBasedStateMachine):
         crash_first=st.booleans(),
     )
     def request_withdrawal(self, data: st.DataObject, kind: str, crash_first: bool) -> None:
-        promoter_id = data.draw(st.sampled_from(sorted(self.world.promoters)))
-        promoter = self.world.promoters[promoter_id]
         balances = self.model.balances()
+        rich = [
+            promoter_id
+            for promoter_id in sorted(self.world.promoters)
+            if balances.get(ledger_rules.promoter_available(promoter_id), 0) >= 1000
+        ]
+        choices = rich if rich and kind == "fit" else sorted(self.world.promoters)
+        promoter_id = data.draw(st.sampled_from(choices))
+        promoter = self.world.promoters[promoter_id]
         available = balances.get(ledger_rules.promoter_available(promoter_id), 0)
         held_or_pending = balances.get(
             ledger_rules.promoter_on_hold(promoter_id), 0
@@ -539,6 +600,7 @@ class MoneyLoop(RuleBasedStateMachine):
             # unless it is all settled.
             amount = max(1000, available + held_or_pending + 1)
         key = f"w{next(self.counter)}"
+        event_seen(f"withdrawal attempt {kind}")
 
         def request(session: Session) -> int:
             return withdrawals.request_withdrawal(session, promoter.principal, amount, key).id
@@ -557,6 +619,7 @@ class MoneyLoop(RuleBasedStateMachine):
                 session.rollback()
         withdrawal_id = self.act(request)
         assert self.act(request) == withdrawal_id  # the client's retry: the same withdrawal
+        event_seen("withdrawal requested")
         self.model.withdrawals[withdrawal_id] = WithdrawalModel(
             withdrawal_id, promoter_id, amount, key, WithdrawalStatus.REQUESTED
         )
@@ -590,6 +653,7 @@ class MoneyLoop(RuleBasedStateMachine):
             return
         self.act(calls[action])
         withdrawal.status = after
+        event_seen(f"withdrawal {after.value}")
         if after in (WithdrawalStatus.APPROVED, WithdrawalStatus.PAID):
             self.act(calls[action])  # approve and paid are idempotent: a retry is a no-op
         else:
@@ -664,9 +728,18 @@ class MoneyLoop(RuleBasedStateMachine):
             sums[account] += amount
             nets[transactions[transaction_id][2]][account] += amount
         expected = self.model.balances()
+        owners = {(account.owner_type, account.owner_id) for account in self.model.accounts()}
+        reported = {
+            AccountKey(kind, owner_type, owner_id): amount
+            for owner_type, owner_id in owners
+            for kind, amount in ledger.balances_for_owner(
+                session, None, owner_type, owner_id
+            ).items()
+        }
         for account in self.model.accounts():
             want = expected.get(account, 0) + self.platform_baseline.get(account, 0)
-            assert (account, ledger.balance(session, account)) == (account, sums.get(account, 0))
+            # The service's balance is the sum of the account's entries, and the model's figure.
+            assert (account, reported[account]) == (account, sums.get(account, 0))
             assert (account, sums.get(account, 0)) == (account, want)
         for line in self.model.lines.values():
             posted = {a: v for a, v in nets.get(f"order_line:{line.id}", {}).items() if v != 0}
@@ -796,6 +869,7 @@ def test_the_money_loop_stays_exact(
         lambda: MoneyLoop(database, settings),  # type: ignore[arg-type]  # a factory works
         settings=settings_for_ci(),
     )
+    print("money loop:", dict(sorted(EVENTS.items())))
 
 
 def settings_for_ci() -> Any:

@@ -15,8 +15,9 @@ from siyu.kit.time import ensure_aware, utc_now
 from siyu.ledger import service as ledger
 from siyu.links import service as links
 from siyu.links.schemas import LinkCreate
-from siyu.models import Commission, CommissionState, LinkPosition, OrderLine
+from siyu.models import AfterSaleStatus, Commission, CommissionState, LinkPosition, OrderLine
 from siyu.orders import service as orders
+from siyu.orders.rules import OrderTransitionInvalid
 from siyu.orders.schemas import DraftLine, OrderDraft
 from tests.money.world import build_loop_world
 
@@ -138,3 +139,40 @@ class TestSettlementNeverWritesAOneLeggedTransaction:
                 select(Commission.state).where(Commission.order_line_id == line_id)
             ).all()
             assert states == [CommissionState.SETTLED, CommissionState.SETTLED]
+
+
+class TestNoRefundOnACancelledOrder:
+    """An after-sale requested on a paid order could still be approved after the order was
+    cancelled: the line's refunded amount grew although the cancellation had returned the whole
+    payment (the buyer was refunded twice)."""
+
+    def test_approval_is_refused_and_changes_nothing_then_rejection_closes_it(
+        self, database: Database, settings: Settings
+    ) -> None:
+        world = build_loop_world(database)
+        product = world.products[0]
+        with database.sessions() as session:
+            order = orders.place_order(
+                session,
+                OrderDraft(
+                    lines=(DraftLine(product_id=product.id, quantity=1),),
+                    phone=world.buyers[0],
+                ),
+            )
+            line_id = order.lines[0].id
+            after_sale = orders.request_after_sale(session, world.admin, line_id, 1000)
+            orders.cancel_order(session, world.admin, order.id)
+            session.commit()
+            after_sale_id = after_sale.id
+        with database.sessions() as session, pytest.raises(OrderTransitionInvalid):
+            orders.decide_after_sale(session, world.admin, after_sale_id, approve=True)
+        with database.sessions() as session:
+            line = session.get(OrderLine, line_id)
+            assert line is not None
+            assert (line.refunded_fen, line.open_aftersales) == (0, 1)
+            rejected = orders.decide_after_sale(
+                session, world.admin, after_sale_id, approve=False, reason="订单已取消"
+            )
+            session.commit()
+            assert rejected.status == AfterSaleStatus.REJECTED
+            assert (line.refunded_fen, line.open_aftersales) == (0, 0)

@@ -523,8 +523,13 @@ class MoneyLoop(RuleBasedStateMachine):
                 session, admin, after_sale_id, approve=approve, reason="" if approve else "不符合"
             )
 
-        self.act(decide)
         line = self.model.lines[line_id]
+        if approve and self.model.orders[line.order_id].status == OrderStatus.CANCELLED:
+            # Cancelling returned the whole payment: the request may only be rejected now.
+            with pytest.raises(order_rules.OrderTransitionInvalid):
+                self.act(decide)
+            return
+        self.act(decide)
         del line.open_requests[after_sale_id]
         self.model.after_sales[after_sale_id] = (
             line_id,

@@ -61,12 +61,14 @@ from siyu.models import (
     OrderLine,
     OrderSource,
     Withdrawal,
+    WithdrawalStatus,
 )
 from siyu.orders import rules as order_rules
 from siyu.orders import service as orders
 from siyu.orders import webhook
 from siyu.orders.repository import OrderRepository
 from siyu.withdrawals import service as withdrawals
+from siyu.withdrawals.repository import WithdrawalRepository
 from tests.money.model import LoopModel
 from tests.money.world import LoopWorld, build_loop_world
 
@@ -74,6 +76,7 @@ SECRET = "money-concurrency-secret"
 DEADLOCK = "40P01"
 # What a terminated backend or a dropped socket looks like to the client.
 KILLED = {"57P01", "57P02", "57P03", "08000", "08003", "08006", None}
+WITHDRAWAL_VERBS = {"withdraw", "payout", "reject"}
 
 
 @dataclass
@@ -155,6 +158,9 @@ def build_workload(database: Database, settings: Settings, orders_count: int) ->
         *(f"approve:{after_sale_id}" for after_sale_id in after_sales),
         *(f"settle:{n}" for n in range(8)),
         *(f"withdraw:{key}" for key in wanted),
+        # Finance pays the first withdrawal of each promoter and rejects the second.
+        *(f"payout:{key}" for key in wanted if key.endswith("-0")),
+        *(f"reject:{key}" for key in wanted if key.endswith("-1")),
     ]
     return Workload(world, bodies, after_sales, wanted, operations)
 
@@ -184,7 +190,25 @@ def perform(session: Session, workload: Workload, operation: str) -> Any:
         promoter_id, amount = workload.withdrawals[target]
         principal = workload.world.promoters[promoter_id].principal
         return withdrawals.request_withdrawal(session, principal, amount, target).id
+    if verb in ("payout", "reject"):
+        promoter_id, _amount = workload.withdrawals[target]
+        found = WithdrawalRepository(session).by_key(f"{promoter_id}:{target}")
+        if found is None:
+            raise WithdrawalNotRequested()  # never requested (refused): nothing to pay
+        if verb == "reject":
+            if found.status != WithdrawalStatus.REJECTED:
+                withdrawals.reject(session, admin, found.id, "资料不符")
+            return found.id
+        if found.status == WithdrawalStatus.REQUESTED:
+            withdrawals.approve(session, admin, found.id)
+        return withdrawals.mark_paid(session, admin, found.id).id
     raise AssertionError(operation)
+
+
+class WithdrawalNotRequested(AppError):
+    code = "withdrawal_not_requested"
+    message_en = "No withdrawal was requested under this key."
+    message_zh = "没有该编号的提现申请。"
 
 
 def settled_by_answer(operation: str, error: AppError) -> bool:
@@ -226,7 +250,7 @@ def run_clients(
                 return "ack", None
             if isinstance(error, orders.OrderNotFound):
                 return "retry", None
-            if isinstance(error, InsufficientBalance):
+            if isinstance(error, InsufficientBalance | WithdrawalNotRequested):
                 return "refused", None
             return "error", f"{type(error).__name__}: {error}"
         except SQLAlchemyError as error:
@@ -292,7 +316,7 @@ def check_outcomes(
             assert [line.quantity for line in order.lines] == sent
         # Every operation ended with an answer: done (acknowledged) or a refused withdrawal.
         assert set(outcomes.acknowledged) | outcomes.refused == set(workload.operations)
-        assert all(op.startswith("withdraw:") for op in outcomes.refused)
+        assert all(op.partition(":")[0] in WITHDRAWAL_VERBS for op in outcomes.refused)
         approved = dict(
             session.execute(
                 select(AfterSale.id, AfterSale.status).where(
@@ -350,19 +374,37 @@ def check_outcomes(
             )
         }
         told = {op.partition(":")[2] for op in outcomes.acknowledged if op.startswith("withdraw:")}
+        paid_out: dict[int, int] = defaultdict(int)
         assert set(made) == told
         assert made  # some withdrawals went through (after settlements made money available)
         for key, row in made.items():
             promoter_id, amount = workload.withdrawals[key]
             assert (row.promoter_id, row.amount_fen) == (promoter_id, amount)
-            movements = session.scalar(
-                select(func.count(LedgerTransaction.id)).where(
+            paid = f"payout:{key}" in outcomes.acknowledged
+            rejected = f"reject:{key}" in outcomes.acknowledged
+            status = (
+                WithdrawalStatus.PAID
+                if paid
+                else WithdrawalStatus.REJECTED
+                if rejected
+                else WithdrawalStatus.REQUESTED
+            )
+            assert (key, row.status) == (key, status)
+            movements = session.scalars(
+                select(LedgerTransaction.kind).where(
                     LedgerTransaction.correlation_key == f"withdrawal:{promoter_id}:{key}"
                 )
+            ).all()
+            final = {"paid": ["withdrawal.paid"], "rejected": ["withdrawal.rejected"]}
+            assert sorted(movements) == sorted(
+                ["withdrawal.requested", *final.get(status.value, [])]
             )
-            assert movements == 1
-            expected[ledger_rules.promoter_available(promoter_id)] -= amount
-            expected[ledger_rules.promoter_withdrawing(promoter_id)] += amount
+            if status != WithdrawalStatus.REJECTED:
+                expected[ledger_rules.promoter_available(promoter_id)] -= amount
+            if status == WithdrawalStatus.REQUESTED:
+                expected[ledger_rules.promoter_withdrawing(promoter_id)] += amount
+            if status == WithdrawalStatus.PAID:
+                paid_out[promoter_id] += amount
         for promoter_id in world.promoters:
             for kind in ("pending", "available", "on_hold", "withdrawing"):
                 key = AccountKey(
@@ -373,6 +415,11 @@ def check_outcomes(
                 assert (key, ledger.balance(session, key)) == (key, expected.get(key, 0))
             # No refund came after a settlement here, so no withdrawal may have overdrawn.
             assert ledger.balance(session, ledger_rules.promoter_available(promoter_id)) >= 0
+        assert sum(paid_out.values()) > 0  # some payouts raced the requests and settlements
+        # The database is this test's own: the platform accounts hold exactly this workload.
+        assert ledger.balance(session, ledger_rules.payout_clearing()) == sum(paid_out.values())
+        revenue = ledger_rules.platform_revenue()
+        assert ledger.balance(session, revenue) == expected[revenue]
         for merchant_id in world.merchants:
             key = ledger_rules.merchant_payable(merchant_id)
             assert ledger.balance(session, key) == expected[key]

@@ -53,6 +53,7 @@ from siyu.models import (
     AfterSale,
     AfterSaleStatus,
     Commission,
+    CommissionState,
     LedgerAccountKind,
     LedgerOwnerType,
     LedgerTransaction,
@@ -60,6 +61,7 @@ from siyu.models import (
     Order,
     OrderLine,
     OrderSource,
+    OrderStatus,
     Withdrawal,
     WithdrawalStatus,
 )
@@ -98,6 +100,8 @@ class Workload:
     withdrawals: dict[str, tuple[int, int]]
     """Client key -> (promoter id, amount)."""
     operations: list[str]
+    cancelled: set[str]
+    """Orders the workload cancels (and never confirms)."""
 
 
 def build_workload(database: Database, settings: Settings, orders_count: int) -> Workload:
@@ -147,6 +151,7 @@ def build_workload(database: Database, settings: Settings, orders_count: int) ->
             after_sale = orders.request_after_sale(session, world.admin, line.id, amount)
             after_sales[after_sale.id] = (line.id, amount)
         session.commit()
+    cancelled = {external for number, external in enumerate(bodies) if number % 4 == 3} - set(early)
     wanted = {
         f"w-{world.number}-{promoter}-{n}": (promoter, 1000 + 500 * n)
         for promoter in world.earners
@@ -154,7 +159,8 @@ def build_workload(database: Database, settings: Settings, orders_count: int) ->
     }
     operations = [
         *(f"webhook:{external}" for external in bodies),
-        *(f"confirm:{external}" for external in bodies),
+        *(f"confirm:{external}" for external in bodies if external not in cancelled),
+        *(f"cancel:{external}" for external in cancelled),
         *(f"approve:{after_sale_id}" for after_sale_id in after_sales),
         *(f"settle:{n}" for n in range(8)),
         *(f"withdraw:{key}" for key in wanted),
@@ -162,7 +168,7 @@ def build_workload(database: Database, settings: Settings, orders_count: int) ->
         *(f"payout:{key}" for key in wanted if key.endswith("-0")),
         *(f"reject:{key}" for key in wanted if key.endswith("-1")),
     ]
-    return Workload(world, bodies, after_sales, wanted, operations)
+    return Workload(world, bodies, after_sales, wanted, operations, cancelled)
 
 
 def deliver(session: Session, body: dict[str, Any]) -> Order:
@@ -177,11 +183,12 @@ def perform(session: Session, workload: Workload, operation: str) -> Any:
     admin = workload.world.admin
     if verb == "webhook":
         return deliver(session, workload.bodies[target]).id
-    if verb == "confirm":
+    if verb in ("confirm", "cancel"):
         order = OrderRepository(session).by_external(OrderSource.WEBHOOK, target)
         if order is None:
             raise orders.OrderNotFound()  # not delivered yet: the client tries again later
-        return orders.confirm_receipt(session, admin, order.id).id
+        move = orders.confirm_receipt if verb == "confirm" else orders.cancel_order
+        return move(session, admin, order.id).id
     if verb == "approve":
         return orders.decide_after_sale(session, admin, int(target), approve=True).id
     if verb == "settle":
@@ -214,7 +221,7 @@ class WithdrawalNotRequested(AppError):
 def settled_by_answer(operation: str, error: AppError) -> bool:
     """A business answer that means the operation's effect exists (it was done, maybe by a
     duplicate of it or by this client's own attempt whose acknowledgement was lost)."""
-    if operation.startswith("confirm:"):
+    if operation.startswith(("confirm:", "cancel:")):
         return isinstance(error, order_rules.OrderTransitionInvalid)
     if operation.startswith("approve:"):
         return isinstance(error, orders.AfterSaleAlreadyDecided)
@@ -334,6 +341,18 @@ def check_outcomes(
         for external, order in delivered.items():
             body = workload.bodies[external]
             l1 = next(p for p in world.earners if p == _earner_of(world, body))
+            if external in workload.cancelled:
+                # Cancelled once, however often: every movement of its lines reversed.
+                assert order.status == OrderStatus.CANCELLED
+                for line in order.lines:
+                    net = CommissionRepository(session).net_by_account(f"order_line:{line.id}")
+                    assert net == {}
+                    states = session.scalars(
+                        select(Commission.state).where(Commission.order_line_id == line.id)
+                    ).all()
+                    assert set(states) <= {CommissionState.INVALID}
+                continue
+            assert order.status == OrderStatus.RECEIVED
             for line, sent in zip(order.lines, body["lines"], strict=True):
                 product = next(p for p in world.products if p.id == sent["product_id"])
                 snapshot = model.snapshot(

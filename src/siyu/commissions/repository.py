@@ -40,6 +40,10 @@ SETTLE_KIND = "commission.settled"
 # row lock and re-checks the WHERE against the committed row, so a refund and the settlement of
 # the same commission serialise). Rows marked settled without a settle transaction are exactly
 # this run's batch: every earlier run wrote the transaction in the same database transaction.
+# Only commissions whose promoter already has an available account are marked: one made due by a
+# decision that committed after the caller created the accounts (read committed) waits for the
+# next run, instead of getting a settle transaction with only its pending leg. (A pending
+# commission's pending account always exists: its estimate or its release posted there.)
 _MARK_DUE = text(
     """
     UPDATE commission SET state = 'settled', settled_at = :now, updated_at = :now
@@ -47,6 +51,9 @@ _MARK_DUE = text(
       AND amount_fen > 0
       AND EXISTS (SELECT 1 FROM order_line l
                   WHERE l.id = commission.order_line_id AND l.open_aftersales = 0)
+      AND EXISTS (SELECT 1 FROM ledger_account a
+                  WHERE a.kind = 'promoter_available' AND a.owner_type = 'promoter'
+                    AND a.owner_id = commission.promoter_id)
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 

@@ -400,7 +400,8 @@ def settle_due(session: Session, now: datetime | None = None) -> int:
     at = ensure_aware(now) if now is not None else utc_now()
     repository = CommissionRepository(session)
     ledger_repository = LedgerRepository(session)
-    for promoter_id in repository.due_promoter_ids(at):
+    # In promoter order, so two concurrent runs create missing accounts in the same order.
+    for promoter_id in sorted(repository.due_promoter_ids(at)):
         for kind in (LedgerAccountKind.PROMOTER_PENDING, LedgerAccountKind.PROMOTER_AVAILABLE):
             ledger_repository.get_or_create_account(promoter_key(kind, promoter_id))
     return repository.settle_due(at)

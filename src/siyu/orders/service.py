@@ -154,9 +154,13 @@ class AfterSaleAlreadyDecided(Conflict):
 
 
 def current_policy() -> CommissionPolicy:
+    """The policy frozen onto new order lines: every commission setting, not only the take."""
     settings = current_settings()
     return CommissionPolicy(
         platform_take_bp=settings.platform_take_bp,
+        l2_share_bp=settings.l2_share_bp,
+        self_purchase_commission=settings.self_purchase_commission,
+        hold_days=settings.hold_days,
         binding_mode=BindingMode(settings.binding_mode),
     )
 
@@ -730,6 +734,15 @@ def decide_after_sale(
     text = reason.strip()
     if not approve and not 1 <= len(text) <= 500:
         raise DecisionReasonRequired()
+    if approve and order.status == OrderStatus.CANCELLED:
+        # The cancellation already returned the whole payment; a request opened before it can
+        # only be rejected now, or the buyer would be refunded twice.
+        raise rules.OrderTransitionInvalid(
+            status=order.status.value,
+            action="refund",
+            status_zh=rules.STATUS_LABELS[order.status],
+            action_zh=rules.ACTION_LABELS["refund"],
+        )
     after_sale.status = AfterSaleStatus.APPROVED if approve else AfterSaleStatus.REJECTED
     after_sale.decided_at = utc_now()
     after_sale.decided_by_user_id = actor.user_id if actor is not None and actor.user_id else None

@@ -42,5 +42,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(h5_pages.router)
     app.include_router(link_pages.router)
     app.include_router(order_pages.router)
-    # /s/… and /l/… redirects are served in front of all middleware: see links/routes.py.
-    links_api.install_redirects(app)
+    # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

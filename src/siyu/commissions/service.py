@@ -348,14 +348,10 @@ def on_line_refunded(session: Session, line: OrderLine, refund_fen: int, aftersa
 
 def settle_due(session: Session, now: datetime | None = None) -> int:
     """Settle every pending commission due by ``now`` with no open after-sale: pending →
-    available, set-based (three statements, no loop over rows). Returns how many settled."""
+    available, set-based (four statements, accounts included; no loop over rows or promoters).
+    Returns how many settled."""
     at = ensure_aware(now) if now is not None else utc_now()
-    repository = CommissionRepository(session)
-    ledger_repository = LedgerRepository(session)
-    for promoter_id in repository.due_promoter_ids(at):
-        for kind in (LedgerAccountKind.PROMOTER_PENDING, LedgerAccountKind.PROMOTER_AVAILABLE):
-            ledger_repository.get_or_create_account(promoter_key(kind, promoter_id))
-    return repository.settle_due(at)
+    return CommissionRepository(session).settle_due(at)
 
 
 # --- fraud review -----------------------------------------------------------------------------

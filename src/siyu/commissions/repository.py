@@ -113,6 +113,17 @@ class CommissionRepository:
             statement = statement.with_for_update()
         return list(self.session.scalars(statement))
 
+    def lines_with_commissions(self, line_ids: Sequence[int]) -> set[int]:
+        if not line_ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(Commission.order_line_id)
+                .where(Commission.order_line_id.in_(line_ids))
+                .distinct()
+            )
+        )
+
     def get(self, commission_id: int) -> Commission | None:
         return self.session.get(Commission, commission_id)
 

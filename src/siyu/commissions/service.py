@@ -151,9 +151,14 @@ def _movement(kind: str, key: str, line_id: int, legs: list[Leg], memo: str = ""
 def on_order_placed(session: Session, order: Order) -> None:
     """Create the commission records and post the estimates of every attributed line."""
     repository = CommissionRepository(session)
+    recorded = repository.lines_with_commissions([line.id for line in order.lines])
+    # The fraud signals depend on the order and the promoter, not the line: read them once.
+    reasons: dict[int, tuple[rules.FraudReason, ...]] = {}
     movements: list[Movement] = []
     for line in order.lines:
-        movement = _estimate_line(session, repository, order, line)
+        if line.id in recorded:
+            continue  # a replay: the records (and their posting) exist already
+        movement = _estimate_line(session, repository, order, line, reasons)
         if movement is not None:
             movements.append(movement)
     if movements:
@@ -162,14 +167,19 @@ def on_order_placed(session: Session, order: Order) -> None:
 
 
 def _estimate_line(
-    session: Session, repository: CommissionRepository, order: Order, line: OrderLine
+    session: Session,
+    repository: CommissionRepository,
+    order: Order,
+    line: OrderLine,
+    known_reasons: dict[int, tuple[rules.FraudReason, ...]],
 ) -> Movement | None:
-    if repository.of_line(line.id):
-        return None  # a replay: the records (and their posting) exist already
     split = rules.split_commission(snapshot_of(line), line.refunded_fen)
     if split.outcome != rules.CommissionOutcome.EARNED or split.l1_promoter_id is None:
         return None
-    reasons = _fraud_reasons(repository, order, split.l1_promoter_id)
+    reasons = known_reasons.get(split.l1_promoter_id)
+    if reasons is None:
+        reasons = _fraud_reasons(repository, order, split.l1_promoter_id)
+        known_reasons[split.l1_promoter_id] = reasons
     held = rules.hold_required(reasons)
     state = _S.ON_HOLD if held else _S.ESTIMATED
     kind = LedgerAccountKind.PROMOTER_ON_HOLD if held else LedgerAccountKind.PROMOTER_PENDING

@@ -34,7 +34,7 @@ Rounds alternate (baseline, siyu, service); the ratio compares each contender's 
 shared machine only ever takes speed away). Afterwards: every order and commission is counted,
 every ledger transaction balances, the trial balance is 0, and every siyu line is attributed.
 
-    .venv/bin/python bench/orders.py            # 5 rounds of 400 orders per contender
+    .venv/bin/python bench/orders.py            # 4 rounds of 200 orders per contender
     .venv/bin/python bench/orders.py --quick    # 3 rounds of 100 (< 1 minute on SQLite)
     .venv/bin/python bench/orders.py --postgres postgresql+psycopg://…/db --reset-postgres
 
@@ -520,8 +520,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds of each contender")
     _common.add_database_arguments(parser)
     args = parser.parse_args()
-    args.orders = args.orders or (100 if args.quick else 400)
-    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.orders = args.orders or (100 if args.quick else 200)
+    args.rounds = args.rounds or (3 if args.quick else 4)
     ratios = []
     with tempfile.TemporaryDirectory(prefix="siyu-bench-orders-") as tmp:
         for label, url in _common.backends(args, Path(tmp)):

@@ -24,10 +24,10 @@ than the baseline writes (the stock UPDATE, the consumer lookup/lock, the click 
 fraud checks' reads, the idempotency lookups): that is the cost being measured.
 
 Each order: 2 lines of different products (59.90 元, 5 %), a click token of a click one hour
-before ``paid_at`` (so last-click attribution applies), a buyer from a pool of 300 (created by
-the warm-up); half the promoters have an inviter (an L2 share). ``paid_at`` advances 1 s per
-order over 300 promoters so no promoter comes near the velocity fraud rule (30 orders an hour);
-the warm-up gives every buyer and every promoter a first order (consumers and ledger accounts
+before ``paid_at`` (so last-click attribution applies), a buyer from a pool of 300 (150 with
+``--quick``); half the promoters have an inviter (an L2 share). ``paid_at`` advances 1 s per
+order over 300 promoters (150) so no promoter nears the velocity fraud rule (30 orders an hour).
+The warm-up gives every buyer and every promoter a first order (consumers and ledger accounts
 exist, as in steady trading).
 
 Rounds alternate (baseline, siyu, service); the ratio compares each contender's best round (a
@@ -35,7 +35,7 @@ shared machine only ever takes speed away). Afterwards: every order and commissi
 every ledger transaction balances, the trial balance is 0, and every siyu line is attributed.
 
     .venv/bin/python bench/orders.py            # 4 rounds of 200 orders per contender
-    .venv/bin/python bench/orders.py --quick    # 3 rounds of 100 (< 1 minute on SQLite)
+    .venv/bin/python bench/orders.py --quick    # 3 rounds of 80, 150 promoters and buyers
     .venv/bin/python bench/orders.py --postgres postgresql+psycopg://…/db --reset-postgres
 
 SQLite in a temporary directory always (unless ``--no-sqlite``); PostgreSQL too when
@@ -61,8 +61,8 @@ from typing import Any
 import _common
 
 TARGET = 0.3
-PROMOTERS = 300
-BUYERS = 300
+# Promoters and buyers (as many of each); --quick halves them so its warm-up is shorter.
+POPULATION = 300
 LINES = 2
 PRICE_FEN = 5990
 
@@ -79,7 +79,7 @@ class Fixture:
         return self.start + timedelta(seconds=number)
 
 
-def load_fixture(orders: int) -> Fixture:
+def load_fixture(orders: int, population: int = POPULATION) -> Fixture:
     from sqlalchemy import select
 
     from siyu.db import unit_of_work
@@ -89,7 +89,7 @@ def load_fixture(orders: int) -> Fixture:
     from siyu.links.schemas import LinkCreate
     from siyu.models import Click, LinkPosition
 
-    world = _common.seed_world(products=20, promoters=PROMOTERS)
+    world = _common.seed_world(products=20, promoters=population)
     now = utc_now()
     start = now - timedelta(seconds=orders + 60)
     with unit_of_work() as session:
@@ -122,7 +122,7 @@ def load_fixture(orders: int) -> Fixture:
     with unit_of_work() as session:
         ids = dict(session.execute(select(Click.token, Click.id)).all())
     clicks = [(row["token"], ids[row["token"]], row["link_id"], row["promoter_id"]) for row in rows]
-    phones = [f"137{index:08d}" for index in range(BUYERS)]
+    phones = [f"137{index:08d}" for index in range(population)]
     return Fixture(world, clicks, start, phones)
 
 
@@ -133,7 +133,10 @@ def payload(fixture: Fixture, number: int, prefix: str) -> bytes:
         {
             "order_id": f"{prefix}-{number}",
             "merchant_id": world.merchant_id,
-            "buyer": {"phone": fixture.buyer_phones[number % BUYERS], "nickname": "买家"},
+            "buyer": {
+                "phone": fixture.buyer_phones[number % len(fixture.buyer_phones)],
+                "nickname": "买家",
+            },
             "lines": [
                 {
                     "line_id": str(index + 1),
@@ -461,13 +464,13 @@ def check(label: str, expected_orders: int, siyu_orders: int) -> None:
 
 def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> float:
     database = _common.prepare_database(url, tmp, args.reset_postgres)
-    rounds, size, warmup = args.rounds, args.orders, BUYERS
+    rounds, size, warmup = args.rounds, args.orders, args.population
     per_contender = rounds * size
     total = warmup + 3 * per_contender
     started = time.perf_counter()
-    fixture = load_fixture(total)
+    fixture = load_fixture(total, args.population)
     print(
-        f"[{label}] fixture: {PROMOTERS:,} promoters with one link each, {total:,} clicks, "
+        f"[{label}] fixture: {args.population:,} promoters with one link each, {total:,} clicks, "
         f"{len(fixture.world.product_ids)} products; in {time.perf_counter() - started:.1f} s"
     )
     client = WebhookClient()
@@ -520,7 +523,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds of each contender")
     _common.add_database_arguments(parser)
     args = parser.parse_args()
-    args.orders = args.orders or (100 if args.quick else 200)
+    args.orders = args.orders or (80 if args.quick else 200)
+    args.population = POPULATION // 2 if args.quick else POPULATION
     args.rounds = args.rounds or (3 if args.quick else 4)
     ratios = []
     with tempfile.TemporaryDirectory(prefix="siyu-bench-orders-") as tmp:

@@ -135,3 +135,14 @@ class TestOnlyConfigReadsTheEnvironment:
             if path.name != "config.py" and reading.search(path.read_text(encoding="utf-8"))
         ]
         assert offenders == []
+
+
+class TestEverySettingIsDocumented:
+    def test_readme_names_every_setting(self) -> None:
+        readme = (SOURCE.parent.parent / "README.md").read_text(encoding="utf-8")
+        undocumented = [
+            f"SIYU_{name.upper()}"
+            for name in Settings.model_fields
+            if f"`SIYU_{name.upper()}`" not in readme
+        ]
+        assert undocumented == []

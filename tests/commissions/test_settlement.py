@@ -10,10 +10,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from siyu.commissions import service
-from siyu.commissions.repository import CommissionRepository
+from siyu.commissions.repository import CommissionRepository, promoter_key
 from siyu.db import Database
 from siyu.ledger import service as ledger
-from siyu.models import Commission, CommissionState, LedgerTransaction
+from siyu.ledger.repository import LedgerRepository
+from siyu.models import Commission, CommissionState, LedgerAccountKind, LedgerTransaction
 from tests.withdrawals.world import PAID_AT, World, balances, build_world, place
 
 RECEIVED_AT = PAID_AT + timedelta(days=1)
@@ -109,6 +110,29 @@ class TestSettleDue:
         )
         assert (small, large) == (4, 24)
         assert large_statements == small_statements
+        assert ledger.check_balanced(session) == []
+
+    def test_missing_accounts_cost_no_extra_statement(self, session: Session, world: World) -> None:
+        received_orders(session, world, 2)
+        accounts = LedgerRepository(session)
+        keys = [
+            promoter_key(LedgerAccountKind.PROMOTER_AVAILABLE, promoter_id)
+            for promoter_id in (world.l1_id, world.l2_id)
+        ]
+        assert [accounts.find_account(key) for key in keys] == [None, None]
+        first, first_statements = statements_during(
+            session, lambda: service.settle_due(session, DUE)
+        )
+        received_orders(session, world, 3)
+        later = DUE + timedelta(days=1)
+        second, second_statements = statements_during(
+            session, lambda: service.settle_due(session, later)
+        )
+        assert (first, second) == (4, 6)
+        assert first_statements == second_statements
+        assert all(accounts.find_account(key) is not None for key in keys)
+        money = balances(session, world)
+        assert (money["l1_available"], money["l2_available"]) == (243 * 5, 24 * 5)
         assert ledger.check_balanced(session) == []
 
     def test_committed_settlement_survives_a_new_session(

@@ -38,12 +38,11 @@ SETTLE_KIND = "commission.settled"
 
 # Step 1 locks and marks the due rows (on PostgreSQL the UPDATE waits for a concurrent refund's
 # row lock and re-checks the WHERE against the committed row, so a refund and the settlement of
-# the same commission serialise). Rows marked settled without a settle transaction are exactly
-# this run's batch: every earlier run wrote the transaction in the same database transaction.
-# Only commissions whose promoter already has an available account are marked: one made due by a
-# decision that committed after the caller created the accounts (read committed) waits for the
-# next run, instead of getting a settle transaction with only its pending leg. (A pending
-# commission's pending account always exists: its estimate or its release posted there.)
+# the same commission serialise). This run's batch is then "settled at :now without a settle
+# transaction": every earlier run wrote its transactions in the same database transaction as its
+# marks. The later steps find the batch through ``ix_commission_settled_at``, so a run costs what
+# its batch costs, not what all the commissions ever settled cost; each step drives from the
+# batch and looks the other rows up by unique index (no scan of the ledger).
 _MARK_DUE = text(
     """
     UPDATE commission SET state = 'settled', settled_at = :now, updated_at = :now
@@ -57,16 +56,37 @@ _MARK_DUE = text(
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
-_INSERT_TRANSACTIONS = text(
+# The batch, as the steps below select it.
+_BATCH = """
+    FROM commission c
+    WHERE c.settled_at = :now AND c.state = 'settled' AND NOT EXISTS (
+        SELECT 1 FROM ledger_transaction s
+        WHERE s.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20)))
+"""
+
+# The promoters' pending and available accounts, where missing, in one statement (a concurrent
+# creator's row wins: ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
+_INSERT_ACCOUNTS = text(
+    f"""
+    INSERT INTO ledger_account (kind, owner_type, owner_id, created_at)
+    SELECT k.kind, 'promoter', p.promoter_id, :now
+    FROM (SELECT DISTINCT c.promoter_id {_BATCH}) AS p
+    CROSS JOIN (SELECT 'promoter_pending' AS kind
+                UNION ALL SELECT 'promoter_available' AS kind) AS k
+    WHERE NOT EXISTS (SELECT 1 FROM ledger_account a
+                      WHERE a.kind = k.kind AND a.owner_type = 'promoter'
+                        AND a.owner_id = p.promoter_id)
+    ON CONFLICT DO NOTHING
     """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_INSERT_TRANSACTIONS = text(
+    f"""
     INSERT INTO ledger_transaction
         (kind, correlation_key, idempotency_key, memo, actor_user_id, created_at)
     SELECT :kind, 'order_line:' || CAST(c.order_line_id AS VARCHAR(20)),
            :prefix || CAST(c.id AS VARCHAR(20)), '', NULL, :now
-    FROM commission c
-    WHERE c.state = 'settled' AND NOT EXISTS (
-        SELECT 1 FROM ledger_transaction t
-        WHERE t.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20)))
+    {_BATCH}
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
@@ -76,20 +96,12 @@ _INSERT_ENTRIES = text(
     INSERT INTO ledger_entry (transaction_id, account_id, amount_fen, created_at)
     SELECT t.id, a.id, CASE WHEN a.kind = 'promoter_pending' THEN -c.amount_fen
                             ELSE c.amount_fen END, :now
-    FROM ledger_transaction t
-    JOIN commission c ON t.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20))
+    FROM commission c
+    JOIN ledger_transaction t ON t.idempotency_key = :prefix || CAST(c.id AS VARCHAR(20))
     JOIN ledger_account a ON a.owner_type = 'promoter' AND a.owner_id = c.promoter_id
                          AND a.kind IN ('promoter_pending', 'promoter_available')
-    WHERE t.kind = :kind
+    WHERE c.settled_at = :now AND c.state = 'settled' AND t.kind = :kind
       AND NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.transaction_id = t.id)
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()))
-
-_DUE_PROMOTERS = text(
-    """
-    SELECT DISTINCT c.promoter_id FROM commission c JOIN order_line l ON l.id = c.order_line_id
-    WHERE c.state = 'pending' AND c.settles_at IS NOT NULL AND c.settles_at <= :now
-      AND c.amount_fen > 0 AND l.open_aftersales = 0
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
@@ -105,6 +117,17 @@ class CommissionRepository:
         if lock:
             statement = statement.with_for_update()
         return list(self.session.scalars(statement))
+
+    def lines_with_commissions(self, line_ids: Sequence[int]) -> set[int]:
+        if not line_ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(Commission.order_line_id)
+                .where(Commission.order_line_id.in_(line_ids))
+                .distinct()
+            )
+        )
 
     def get(self, commission_id: int) -> Commission | None:
         return self.session.get(Commission, commission_id)
@@ -260,18 +283,16 @@ class CommissionRepository:
 
     # --- settlement ------------------------------------------------------------------------
 
-    def due_promoter_ids(self, now: datetime) -> list[int]:
-        return [int(row[0]) for row in self.session.execute(_DUE_PROMOTERS, {"now": now})]
-
     def settle_due(self, now: datetime) -> int:
-        """Three statements, no loop over rows; the caller has created the accounts."""
+        """Four statements, no loop over rows: mark, accounts, transactions, entries."""
         marked = self.session.execute(_MARK_DUE, {"now": now})
         count = int(getattr(marked, "rowcount", 0) or 0)
         if count == 0:
             return 0
-        parameters = {"now": now, "kind": SETTLE_KIND, "prefix": SETTLE_KEY_PREFIX}
-        self.session.execute(_INSERT_TRANSACTIONS, parameters)
-        self.session.execute(_INSERT_ENTRIES, parameters)
+        batch = {"now": now, "prefix": SETTLE_KEY_PREFIX}
+        self.session.execute(_INSERT_ACCOUNTS, batch)
+        self.session.execute(_INSERT_TRANSACTIONS, {**batch, "kind": SETTLE_KIND})
+        self.session.execute(_INSERT_ENTRIES, {**batch, "kind": SETTLE_KIND})
         self.session.expire_all()
         return count
 

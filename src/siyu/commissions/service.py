@@ -154,9 +154,14 @@ def _movement(kind: str, key: str, line_id: int, legs: list[Leg], memo: str = ""
 def on_order_placed(session: Session, order: Order) -> None:
     """Create the commission records and post the estimates of every attributed line."""
     repository = CommissionRepository(session)
+    recorded = repository.lines_with_commissions([line.id for line in order.lines])
+    # The fraud signals depend on the order and the promoter, not the line: read them once.
+    reasons: dict[int, tuple[rules.FraudReason, ...]] = {}
     movements: list[Movement] = []
     for line in order.lines:
-        movement = _estimate_line(session, repository, order, line)
+        if line.id in recorded:
+            continue  # a replay: the records (and their posting) exist already
+        movement = _estimate_line(session, repository, order, line, reasons)
         if movement is not None:
             movements.append(movement)
     if movements:
@@ -165,14 +170,19 @@ def on_order_placed(session: Session, order: Order) -> None:
 
 
 def _estimate_line(
-    session: Session, repository: CommissionRepository, order: Order, line: OrderLine
+    session: Session,
+    repository: CommissionRepository,
+    order: Order,
+    line: OrderLine,
+    known_reasons: dict[int, tuple[rules.FraudReason, ...]],
 ) -> Movement | None:
-    if repository.of_line(line.id):
-        return None  # a replay: the records (and their posting) exist already
     split = rules.split_commission(snapshot_of(line), line.refunded_fen)
     if split.outcome != rules.CommissionOutcome.EARNED or split.l1_promoter_id is None:
         return None
-    reasons = _fraud_reasons(repository, order, split.l1_promoter_id)
+    reasons = known_reasons.get(split.l1_promoter_id)
+    if reasons is None:
+        reasons = _fraud_reasons(repository, order, split.l1_promoter_id)
+        known_reasons[split.l1_promoter_id] = reasons
     held = rules.hold_required(reasons)
     state = _S.ON_HOLD if held else _S.ESTIMATED
     kind = LedgerAccountKind.PROMOTER_ON_HOLD if held else LedgerAccountKind.PROMOTER_PENDING
@@ -396,15 +406,10 @@ def note_promoter_seen(
 
 def settle_due(session: Session, now: datetime | None = None) -> int:
     """Settle every pending commission due by ``now`` with no open after-sale: pending →
-    available, set-based (three statements, no loop over rows). Returns how many settled."""
+    available, set-based (four statements, accounts included; no loop over rows or promoters).
+    Returns how many settled."""
     at = ensure_aware(now) if now is not None else utc_now()
-    repository = CommissionRepository(session)
-    ledger_repository = LedgerRepository(session)
-    # In promoter order, so two concurrent runs create missing accounts in the same order.
-    for promoter_id in sorted(repository.due_promoter_ids(at)):
-        for kind in (LedgerAccountKind.PROMOTER_PENDING, LedgerAccountKind.PROMOTER_AVAILABLE):
-            ledger_repository.get_or_create_account(promoter_key(kind, promoter_id))
-    return repository.settle_due(at)
+    return CommissionRepository(session).settle_due(at)
 
 
 def mark_paid_out(session: Session, promoter_id: int, paid_total_fen: int) -> int:

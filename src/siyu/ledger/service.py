@@ -119,8 +119,9 @@ def post_many(
     results: dict[int, LedgerTransaction] = {}
     pending: list[tuple[int, Movement]] = []
     # Check, then do: a replay that conflicts is refused before anything is written.
+    found = repository.transactions_by_idempotency_keys(m.idempotency_key for m in checked)
     for index, movement in enumerate(checked):
-        existing = repository.transaction_by_idempotency_key(movement.idempotency_key)
+        existing = found.get(movement.idempotency_key)
         if existing is None:
             pending.append((index, movement))
         else:
@@ -132,12 +133,52 @@ def post_many(
             accounts[key] = repository.get_or_create_account(key)
         exclusive = any(movement.floors for _index, movement in pending)
         repository.lock_accounts((account.id for account in accounts.values()), exclusive)
+        if not exclusive and _insert_all(repository, accounts, pending, results, actor_user_id):
+            return [results[index] for index in range(len(checked))]
         inserted: dict[str, LedgerTransaction] = {}
         for index, movement in pending:
             results[index] = _post_locked(
                 repository, accounts, movement, inserted, exclusive, actor_user_id
             )
     return [results[index] for index in range(len(checked))]
+
+
+def _insert_all(
+    repository: LedgerRepository,
+    accounts: Mapping[AccountKey, LedgerAccount],
+    pending: list[tuple[int, Movement]],
+    results: dict[int, LedgerTransaction],
+    actor_user_id: int | None,
+) -> bool:
+    """The common case in one flush (one savepoint): new keys, no floors. False, with nothing
+    written, when a key repeats within the batch or a concurrent request took one meanwhile;
+    the caller then posts one movement at a time, which sorts out both."""
+    if len({movement.idempotency_key for _index, movement in pending}) != len(pending):
+        return False
+    transactions = [_transaction(accounts, movement, actor_user_id) for _i, movement in pending]
+    if not repository.insert_transactions(transactions):
+        return False
+    for (index, _movement), transaction in zip(pending, transactions, strict=True):
+        results[index] = transaction
+    return True
+
+
+def _transaction(
+    accounts: Mapping[AccountKey, LedgerAccount], movement: Movement, actor_user_id: int | None
+) -> LedgerTransaction:
+    now = utc_now()
+    return LedgerTransaction(
+        kind=movement.kind,
+        idempotency_key=movement.idempotency_key,
+        correlation_key=movement.correlation_key,
+        memo=movement.memo,
+        actor_user_id=actor_user_id,
+        created_at=now,
+        entries=[
+            LedgerEntry(account=accounts[leg.account], amount_fen=leg.amount_fen, created_at=now)
+            for leg in movement.legs
+        ],
+    )
 
 
 def _post_locked(
@@ -158,19 +199,7 @@ def _post_locked(
     for key, minimum in sorted(movement.floors.items()):
         _require_at_least(repository, accounts[key], minimum - net.get(key, 0))
 
-    now = utc_now()
-    transaction = LedgerTransaction(
-        kind=movement.kind,
-        idempotency_key=movement.idempotency_key,
-        correlation_key=movement.correlation_key,
-        memo=movement.memo,
-        actor_user_id=actor_user_id,
-        created_at=now,
-        entries=[
-            LedgerEntry(account=accounts[leg.account], amount_fen=leg.amount_fen, created_at=now)
-            for leg in movement.legs
-        ],
-    )
+    transaction = _transaction(accounts, movement, actor_user_id)
     if repository.insert_transaction(transaction):
         inserted[movement.idempotency_key] = transaction
         return transaction

@@ -1,12 +1,13 @@
 """Tracked links: the JSON API (under /api/v1) and the public redirect (/s/…, /l/…).
 
 The redirect is the hottest path in siyu: every share in every WeChat group ends in a click. It
-is served by ``LinkRedirects``, a front-door ASGI dispatcher installed outside the console's
-middleware (sessions, CSRF, body limits, HTML error rendering — none of which a public 302
-needs), and the handlers are ``async def`` with no synchronous I/O on a cache hit: the code is
-resolved from the in-process ``LinkCache``, the click token is generated in process and the click
-is appended to the ``ClickBuffer``. Only a cache miss touches the database, in a worker thread.
-Measured by ``bench/redirect.py`` against a bare ASGI app answering the same 302.
+is answered by ``answer_redirect``, which the application object (``siyu.app.SiyuApp``) calls
+before FastAPI's entry and the console's middleware (sessions, CSRF, body limits, HTML error
+rendering — none of which a public 302 needs), and the handlers are ``async def`` with no
+synchronous I/O on a cache hit: the code is resolved from the in-process ``LinkCache``, the click
+token is generated in process and the click is appended to the ``ClickBuffer``. Only a cache
+miss touches the database, in a worker thread. Measured by ``bench/redirect.py`` against a bare
+ASGI app answering the same 302.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Awaitable, Callable, Hashable
 from http.cookies import SimpleCookie
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from siyu.db import get_database
 from siyu.kit.pagination import PageRequest
@@ -306,27 +307,24 @@ async def long_link_redirect(scope: Scope, send: Send) -> None:
     await _answer(scope, send, context, entry, long_form=True)
 
 
-class LinkRedirects:
-    """Front-door ASGI dispatcher: GET/HEAD /s/… and /l/… go straight to the redirect handlers;
-    everything else goes on to the application unchanged.
+async def answer_redirect(scope: Scope, send: Send) -> bool:
+    """Answer GET/HEAD /s/… and /l/… here and return True; anything else returns False at once.
 
-    It sits outside FastAPI's own middleware (error pages, telemetry, body limits), so it
-    renders its own Chinese error page if a handler fails (a database down on a cache miss).
+    ``siyu.app.SiyuApp`` calls this first thing for every HTTP request, before FastAPI's own
+    entry (its telemetry check, the middleware stack: sessions, CSRF, body limits, HTML error
+    rendering — none of which a public 302 needs), so it renders its own Chinese error page if
+    a handler fails (a database down on a cache miss).
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path: str = scope["path"]
-            if path.startswith("/s/"):
-                await _guarded(short_link_redirect, scope, send)
-                return
-            if path.startswith("/l/"):
-                await _guarded(long_link_redirect, scope, send)
-                return
-        await self.app(scope, receive, send)
+    if scope["method"] not in ("GET", "HEAD"):
+        return False
+    path: str = scope["path"]
+    if path.startswith("/s/"):
+        await _guarded(short_link_redirect, scope, send)
+        return True
+    if path.startswith("/l/"):
+        await _guarded(long_link_redirect, scope, send)
+        return True
+    return False
 
 
 async def _guarded(
@@ -341,18 +339,3 @@ async def _guarded(
         logger.exception("redirect failed: %s", scope["path"])
         with contextlib.suppress(Exception):
             await _send_unavailable(scope, send, rules.RedirectOutcome.FAILED)
-
-
-def install_redirects(app: FastAPI) -> None:
-    """Serve /s/… and /l/… through ``LinkRedirects`` in front of the whole middleware stack.
-
-    Why not ``app.add_middleware``: user middleware goes inside FastAPI's own three (server
-    errors, exception telemetry, body limit); in front of them a click skips about a tenth of
-    the redirect's cost (measured with bench/redirect.py's servers).
-    """
-    build = app.build_middleware_stack
-
-    def build_with_redirects() -> ASGIApp:
-        return LinkRedirects(build())
-
-    app.build_middleware_stack = build_with_redirects  # type: ignore[method-assign]

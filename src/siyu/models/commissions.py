@@ -41,6 +41,9 @@ class Commission(IdMixin, TimestampMixin, Base):
         UniqueConstraint("order_line_id", "level"),
         CheckConstraint("level IN (1, 2)", name="two_levels_only"),
         Index("ix_commission_due", "state", "settles_at"),
+        # Settlement finds its batch by settled_at (commissions.repository): one day's rows,
+        # not every commission ever settled.
+        Index("ix_commission_settled_at", "settled_at"),
         Index("ix_commission_promoter_state", "promoter_id", "state"),
     )
 

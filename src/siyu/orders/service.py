@@ -526,7 +526,9 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
         paid_at=paid_at,
         auto_confirm_at=paid_at + timedelta(days=current_settings().auto_confirm_days),
     )
-    repository.add(order)
+    # The order and its lines go to the database in one flush (no flush for the order's id,
+    # no reload of ``order.lines`` afterwards): fewer round trips on the webhook's hot path.
+    session.add(order)
     for index, line in enumerate(draft.lines):
         product, amount = priced[index]
         paid = amount - discounts[index]
@@ -545,9 +547,8 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
         external_key = None
         if draft.source != OrderSource.H5 and line.external_line_id:
             external_key = f"{draft.source.value}:{external_id}:{line.external_line_id}"
-        session.add(
+        order.lines.append(
             OrderLine(
-                order_id=order.id,
                 product_id=product.id,
                 merchant_id=product.merchant_id,
                 external_key=external_key,
@@ -575,7 +576,6 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
             )
         )
     session.flush()
-    session.refresh(order, ["lines"])
     if COMMISSION_HOOKS:
         on_order_placed(session, order)
     return order

@@ -60,5 +60,4 @@ def include_routers(app: FastAPI) -> None:
     from siyu.regions import routes as regions_api
 
     app.include_router(regions_api.router, prefix="/api/v1")
-    # /s/… and /l/… redirects are served in front of all middleware: see links/routes.py.
-    links_api.install_redirects(app)
+    # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:56:38.461661
+Create Date: 2026-12-01 15:30:14.629295
 """
 
 from collections.abc import Sequence
@@ -2277,6 +2277,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_commission_promoter_state", ["promoter_id", "state"], unique=False
         )
+        batch_op.create_index("ix_commission_settled_at", ["settled_at"], unique=False)
 
     op.create_table(
         "fraud_hold",
@@ -2405,6 +2406,7 @@ def downgrade() -> None:
 
     op.drop_table("fraud_hold")
     with op.batch_alter_table("commission", schema=None) as batch_op:
+        batch_op.drop_index("ix_commission_settled_at")
         batch_op.drop_index("ix_commission_promoter_state")
         batch_op.drop_index(batch_op.f("ix_commission_merchant_id"))
         batch_op.drop_index("ix_commission_due")

@@ -298,7 +298,7 @@ class TestEntryPoint:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 240  # the demo loads two weeks of data first
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(f"{base}/healthz").status_code == 200:

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     click_flush_batch_size: int = Field(default=1000, ge=1, le=100_000)
     click_buffer_max_pending: int = Field(default=200_000, ge=1, le=10_000_000)
 
+    # Regions (docs/regions.md): a TSV of city tier corrections over the shipped table.
+    city_tiers_path: Path | None = None
+    # Traffic pool and channels (docs/pool.md). "" = each account's backend by its kind.
+    channel_backend: Literal["", "simulator", "assisted", "wecom"] = ""
+    simulator_seed: int = 0
+    simulator_accept_bp: int = Field(default=9000, ge=0, le=10000)
+    pending_contact_hours: int = Field(default=48, ge=1, le=24 * 30)
+
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"
     # memory:// is per process; use redis://… when several processes serve the console.

@@ -178,7 +178,9 @@ def load_job_modules() -> None:
     """Import every module that declares jobs so the registry is complete."""
     import siyu.commissions.tasks
     import siyu.orders.tasks
-    import siyu.promoters.tasks  # noqa: F401
+    import siyu.pool.tasks
+    import siyu.promoters.tasks
+    import siyu.segments.tasks  # noqa: F401
 
 
 def get_queue() -> JobQueue:

@@ -18,6 +18,7 @@ from siyu.commissions.rules import (
     CommissionPolicyInvalid,
     CommissionState,
     CommissionTransitionInvalid,
+    paid_out_prefix,
     settle_due,
     settles_at,
     transition,
@@ -191,3 +192,40 @@ class TestSettleDue:
         now = received + timedelta(seconds=elapsed)
         assert settle_due(received, hold_days, now, False) is (elapsed >= hold_days * 86400)
         assert settle_due(received, hold_days, now, True) is False
+
+
+class TestPaidOutPrefix:
+    @pytest.mark.parametrize(
+        ("amounts", "budget", "expected"),
+        [
+            ([], 10_000, 0),
+            ([4500, 4500], 0, 0),
+            ([4500, 4500], -300, 0),
+            ([4500, 4500], 4499, 0),
+            ([4500, 4500], 4500, 1),
+            ([4500, 4500], 8999, 1),
+            ([4500, 4500], 9000, 2),
+            ([4500, 4500], 50_000, 2),
+            ([1, 2, 3], 3, 2),
+            ([0, 243, 0], 243, 3),
+            ([500, 100], 550, 1),  # oldest first: never skips ahead to a smaller later one
+        ],
+    )
+    def test_longest_covered_prefix(self, amounts: list[int], budget: int, expected: int) -> None:
+        assert paid_out_prefix(amounts, budget) == expected
+
+    def test_negative_amount_refused(self) -> None:
+        with pytest.raises(ValueError, match="negative"):
+            paid_out_prefix([100, -1], 1000)
+
+    @given(
+        amounts=st.lists(st.integers(0, 1_000_000), max_size=30),
+        budget=st.integers(-1000, 10_000_000),
+    )
+    def test_prefix_is_within_budget_and_maximal(self, amounts: list[int], budget: int) -> None:
+        count = paid_out_prefix(amounts, budget)
+        assert 0 <= count <= len(amounts)
+        if count:
+            assert sum(amounts[:count]) <= budget
+        if count < len(amounts):
+            assert budget <= 0 or sum(amounts[: count + 1]) > budget

@@ -73,6 +73,35 @@ class TestDemoScenario:
         assert _count(session, LedgerEntry) > 0
         assert ledger.trial_balance(session) == 0
         assert ledger.check_balanced(session) == []
+        # Every promoter's accounts reconcile with its commission and withdrawal records, and the
+        # loop reached every state a promoter's money can be in.
+        from siyu.withdrawals import service as withdrawals
+
+        system = Principal(user_id=0, username="system", display_name="系统", role=Role.ADMIN)
+        for promoter_id in session.scalars(select(Promoter.id)):
+            lines = withdrawals.reconcile_promoter(session, system, promoter_id)
+            assert [line.key for line in lines if not line.matches] == [], promoter_id
+            assert withdrawals.paid_out_covered(session, promoter_id), promoter_id
+        states = set(session.scalars(select(Commission.state).distinct()))
+        assert {
+            CommissionState.SETTLED,
+            CommissionState.PAID_OUT,
+            CommissionState.PENDING,
+        } <= states
+        assert {CommissionState.INVALID, CommissionState.ESTIMATED} <= states
+        assert {CommissionState.REVERSED, CommissionState.ON_HOLD} <= states
+        from siyu.models import AfterSale, AfterSaleStatus, OrderStatus
+
+        cancelled = session.scalar(
+            select(func.count()).select_from(Order).where(Order.status == OrderStatus.CANCELLED)
+        )
+        open_after_sales = session.scalar(
+            select(func.count())
+            .select_from(AfterSale)
+            .where(AfterSale.status == AfterSaleStatus.REQUESTED)
+        )
+        assert (cancelled or 0) > 0
+        assert (open_after_sales or 0) > 0
 
         # The network: six team leaders, two levels under each, and a deeper branch somewhere
         # (the tree may be deeper than any team view, which stops at L2).

@@ -129,6 +129,20 @@ class TestPages:
             assert response.status_code == 200, (url, response.text[:500])
         assert "风控审核" in client.get("/console/holds").text
 
+    def test_ledger_page_shows_the_reconciliation(
+        self, world: World, client: Any, admin: Principal
+    ) -> None:
+        client.login("admin")
+        page = client.get(f"/console/ledger/promoter/{world.l1_id}")
+        assert page.status_code == 200
+        table = page.text[page.text.index('data-testid="reconciliation"') :]
+        assert table.count("一致") == 6
+        assert "不一致" not in table
+        assert (
+            'data-testid="reconciliation"'
+            not in client.get(f"/console/ledger/merchant/{world.merchant_id}").text
+        )
+
     def test_h5_withdraw_flow(self, world: World, client: Any) -> None:
         client.login(world.l1.username)
         page = client.get("/h5/earnings")

@@ -20,7 +20,13 @@ from siyu.errors import PermissionDenied
 from siyu.kit.pagination import PageRequest
 from siyu.ledger import service as ledger
 from siyu.ledger.service import InsufficientBalance
-from siyu.models import LedgerTransaction, Withdrawal, WithdrawalStatus
+from siyu.models import (
+    Commission,
+    CommissionState,
+    LedgerTransaction,
+    Withdrawal,
+    WithdrawalStatus,
+)
 from siyu.withdrawals import payouts, service
 from tests.withdrawals.world import (
     PAID_AT,
@@ -28,6 +34,7 @@ from tests.withdrawals.world import (
     balances,
     build_world,
     place,
+    staff,
 )
 
 SETTLE_AT = PAID_AT + timedelta(days=30)
@@ -173,6 +180,79 @@ class TestReview:
         assert (money["l1_available"], money["l1_withdrawing"]) == (4500, 0)
 
 
+class TestPaidOut:
+    """A confirmed payout marks the settled commissions it covers paid out, oldest first."""
+
+    def _l1_states(self, session: Session, world: World) -> list[tuple[int, CommissionState]]:
+        rows = session.execute(
+            select(Commission.amount_fen, Commission.state)
+            .where(Commission.promoter_id == world.l1_id)
+            .order_by(Commission.id)
+        ).all()
+        return [(int(amount), state) for amount, state in rows]
+
+    def _withdraw_paid(
+        self, session: Session, world: World, admin: Principal, amount: int, key: str
+    ) -> None:
+        withdrawal = service.request_withdrawal(session, world.l1, amount, key)
+        service.approve(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+
+    def test_covers_oldest_first_and_only_whole_commissions(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        earn(session, world)
+        settled = CommissionState.SETTLED
+        paid_out = CommissionState.PAID_OUT
+        assert self._l1_states(session, world) == [(4500, settled), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 4500, "k1")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 3000, "k2")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, settled)]
+        self._withdraw_paid(session, world, admin, 1500, "k3")
+        assert self._l1_states(session, world) == [(4500, paid_out), (4500, paid_out)]
+        assert balances(session, world)["l1_available"] == 0
+        assert ledger.check_balanced(session) == []
+
+    def test_approved_failed_and_rejected_payouts_mark_nothing(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        first = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, first.id)
+        assert self._l1_states(session, world) == [(4500, CommissionState.SETTLED)]
+        service.mark_failed(session, admin, first.id, "账户异常")
+        second = service.request_withdrawal(session, world.l1, 4500, "k2")
+        service.reject(session, admin, second.id, "信息不全")
+        assert self._l1_states(session, world) == [(4500, CommissionState.SETTLED)]
+
+    def test_replayed_paid_confirmation_marks_once(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        earn(session, world)
+        withdrawal = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+        service.mark_paid(session, admin, withdrawal.id)
+        assert commissions.mark_paid_out(session, world.l1_id, 4500) == 0
+        assert [state for _, state in self._l1_states(session, world)] == [
+            CommissionState.PAID_OUT,
+            CommissionState.SETTLED,
+        ]
+
+    def test_upline_commissions_are_not_covered_by_the_downlines_payout(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)
+        self._withdraw_paid(session, world, admin, 4500, "k1")
+        upline = session.scalars(
+            select(Commission.state).where(Commission.promoter_id == world.l2_id)
+        ).all()
+        assert upline == [CommissionState.SETTLED]
+
+
 class TestAccess:
     def test_promoter_sees_only_its_own(
         self, session: Session, world: World, admin: Principal
@@ -286,3 +366,46 @@ class TestMonthlyStatement:
     def test_other_promoters_statement_is_not_found(self, session: Session, world: World) -> None:
         with pytest.raises(ledger.LedgerAccountNotFound):
             statements.monthly_statement(session, world.l2, world.l1_id, 2026, 6)
+
+
+class TestReconciliation:
+    def _lines(self, session: Session, world: World) -> dict[str, tuple[int, int, bool]]:
+        lines = service.reconcile_promoter(session, staff(), world.l1_id)
+        return {line.key: (line.ledger_fen, line.records_fen, line.matches) for line in lines}
+
+    def test_every_account_reconciles_through_the_whole_loop(
+        self, session: Session, world: World, admin: Principal
+    ) -> None:
+        earn(session, world)  # 4500 available
+        earn(session, world)  # 4500 available
+        held = place(session, world, paid_fen=5400)
+        commissions.on_order_placed(session, held)  # 243 pending for L1
+        first = service.request_withdrawal(session, world.l1, 4500, "k1")
+        service.approve(session, admin, first.id)
+        service.mark_paid(session, admin, first.id)
+        service.request_withdrawal(session, world.l1, 2000, "k2")  # still withdrawing
+        assert self._lines(session, world) == {
+            "pending": (243, 243, True),
+            "on_hold": (0, 0, True),
+            "available": (2500, 2500, True),
+            "withdrawing": (2000, 2000, True),
+            "paid": (4500, 4500, True),
+        }
+        assert service.paid_out_covered(session, world.l1_id) is True
+
+    def test_a_record_changed_behind_the_ledgers_back_shows_the_difference(
+        self, session: Session, world: World
+    ) -> None:
+        order = place(session, world, paid_fen=5400)
+        commissions.on_order_placed(session, order)
+        [row] = session.scalars(
+            select(Commission).where(Commission.promoter_id == world.l1_id)
+        ).all()
+        row.amount_fen += 1  # a bug elsewhere: the record no longer matches its postings
+        session.flush()
+        assert self._lines(session, world)["pending"] == (243, 244, False)
+
+    def test_a_promoter_reconciles_only_itself(self, session: Session, world: World) -> None:
+        assert len(service.reconcile_promoter(session, world.l1, world.l1_id)) == 5
+        with pytest.raises(PermissionDenied):
+            service.reconcile_promoter(session, world.l1, world.l2_id)

@@ -33,6 +33,12 @@ from siyu.errors import AppError, ValidationFailed
 # --- errors -------------------------------------------------------------------------------------
 
 
+class LintKindInvalid(ValidationFailed):
+    code = "lint_kind_invalid"
+    message_en = "Unknown --kind {kind!r}: use script, broadcast, moment, poster or campaign."
+    message_zh = "未知的 --kind“{kind}”，可选：script、broadcast、moment、poster、campaign。"
+
+
 class DatabaseNotMigrated(AppError):
     status = 503
     code = "database_not_migrated"
@@ -477,6 +483,43 @@ def _demo_logins(result: Any) -> list[tuple[str, str, str]]:
     """``load_demo`` returns the logins, or an object with ``.logins``."""
     logins: Iterable[Sequence[str]] = getattr(result, "logins", result) or []
     return [(str(row[0]), str(row[1]), str(row[2])) for row in logins]
+
+
+@app.command()
+@friendly_errors
+def lint(
+    text: Annotated[str, typer.Argument(help="要检查的文案 (the copy to check).")],
+    kind: Annotated[
+        str,
+        typer.Option(help="用在哪里 (where it goes): script, broadcast, moment, poster, campaign."),
+    ] = "moment",
+) -> None:
+    """检查文案是否合规；有“禁止”级问题时退出码为 1 (lint copy; exit 1 on a blocking finding)."""
+    from siyu.compliance import rules, service
+
+    try:
+        chosen = rules.TextKind(kind)
+    except ValueError:
+        raise LintKindInvalid(kind=kind) from None
+    findings = service.lint_text(text, chosen)
+    if not findings:
+        console.print("[green]✓[/] 未发现问题 no findings")
+        return
+    table = Table(title=f"{len(findings)} 处问题 findings", title_justify="left")
+    table.add_column("级别 Severity")
+    table.add_column("规则 Rule")
+    table.add_column("位置 Where")
+    table.add_column("建议 Fix")
+    for finding in findings:
+        table.add_row(
+            rules.SEVERITY_LABELS[finding.severity],
+            finding.rule_id,
+            escape(finding.excerpt),
+            escape(finding.suggestion_zh),
+        )
+    console.print(table)
+    if rules.blocking(findings):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -23,6 +23,8 @@ from siyu.models import (
     LedgerEntry,
     LedgerOwnerType,
     LedgerTransaction,
+    NetworkSighting,
+    NetworkSightingKind,
     Order,
     OrderLine,
     Promoter,
@@ -131,6 +133,41 @@ class CommissionRepository:
         )
         return list(rows)
 
+    def promoter_sightings(
+        self, promoter_id: int, since: datetime, until: datetime
+    ) -> list[NetworkSighting]:
+        return list(
+            self.session.scalars(
+                select(NetworkSighting)
+                .where(
+                    NetworkSighting.promoter_id == promoter_id,
+                    NetworkSighting.seen_at >= since,
+                    NetworkSighting.seen_at <= until,
+                )
+                .order_by(NetworkSighting.seen_at)
+            )
+        )
+
+    def sighting_since(
+        self, promoter_id: int, kind: NetworkSightingKind, value_hash: str, since: datetime
+    ) -> bool:
+        return (
+            self.session.scalar(
+                select(NetworkSighting.id)
+                .where(
+                    NetworkSighting.promoter_id == promoter_id,
+                    NetworkSighting.seen_at >= since,
+                    NetworkSighting.kind == kind,
+                    NetworkSighting.value_hash == value_hash,
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
     def net_by_account(self, correlation_key: str) -> dict[AccountKey, int]:
         """What all of one business object's movements did to each account (zeros dropped)."""
         rows = self.session.execute(
@@ -190,6 +227,29 @@ class CommissionRepository:
             .group_by(Commission.state)
         ).all()
         return {state: int(total) for state, total in rows}
+
+    def settled_oldest_first(self, promoter_id: int) -> list[Commission]:
+        """Settled, not yet paid-out commissions in settlement order, locked for the update."""
+        return list(
+            self.session.scalars(
+                select(Commission)
+                .where(
+                    Commission.promoter_id == promoter_id,
+                    Commission.state == CommissionState.SETTLED,
+                )
+                .order_by(Commission.settled_at, Commission.id)
+                .with_for_update()
+            )
+        )
+
+    def paid_out_total(self, promoter_id: int) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Commission.amount_fen), 0)).where(
+                Commission.promoter_id == promoter_id,
+                Commission.state == CommissionState.PAID_OUT,
+            )
+        )
+        return int(total or 0)
 
     def _page(self, statement: Select[T], page: PageRequest) -> Page[T]:
         total = self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0

@@ -593,6 +593,26 @@ def settle_due(
     return current >= settles_at(received_at, days)
 
 
+def paid_out_prefix(settled_amounts_fen: Sequence[int], budget_fen: int) -> int:
+    """How many settled commissions, oldest first, the money already paid out covers.
+
+    Withdrawals move amounts, not commissions, so "paid out" is a first-in first-out coverage:
+    the longest prefix whose running total is within what was transferred to the promoter and not
+    yet attributed to a paid-out commission. A reversal after payout shrinks the covered total, and
+    the freed budget covers the next settled commission (the reversal netted against it).
+    """
+    if budget_fen <= 0:
+        return 0
+    covered = 0
+    for count, amount in enumerate(settled_amounts_fen):
+        if amount < 0:
+            raise ValueError("a settled commission cannot be negative")
+        covered += amount
+        if covered > budget_fen:
+            return count
+    return len(settled_amounts_fen)
+
+
 # --- refunds ------------------------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ from siyu.commissions.rules import (
 )
 from siyu.config import current_settings
 from siyu.errors import NotFound, PermissionDenied, ValidationFailed
+from siyu.kit import crypto
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import ensure_aware, utc_now
 from siyu.ledger import rules as ledger_rules
@@ -56,10 +57,12 @@ from siyu.models import (
     FraudHold,
     FraudHoldStatus,
     LedgerAccountKind,
+    NetworkSightingKind,
     Order,
     OrderLine,
     Role,
 )
+from siyu.models import NetworkSighting as NetworkSightingRow
 
 _S = CommissionState
 # The pure rules declare their own (equal-valued) state enum; these map between the two.
@@ -228,6 +231,13 @@ def _fraud_reasons(
         )
         if value
     ]
+    network_window = timedelta(hours=policy.shared_network_window_hours)
+    promoter_sightings = [
+        NetworkSighting(NetworkKind(row.kind.value), row.value_hash, row.seen_at)
+        for row in repository.promoter_sightings(
+            promoter_id, ordered_at - network_window, ordered_at
+        )
+    ]
     window = timedelta(minutes=policy.velocity_window_minutes)
     times = repository.attributed_order_times(promoter_id, ordered_at - window, ordered_at)
     if all(ensure_aware(at) != ordered_at for at in times):
@@ -238,6 +248,7 @@ def _fraud_reasons(
         buyer=buyer,
         promoter=promoter_identity,
         buyer_sightings=sightings,
+        promoter_sightings=promoter_sightings,
         attributed_order_times=times,
     )
 
@@ -343,6 +354,43 @@ def on_line_refunded(session: Session, line: OrderLine, refund_fen: int, aftersa
     session.flush()
 
 
+# --- network sightings (shared device / IP) ------------------------------------------------------
+
+SIGHTING_INTERVAL = timedelta(hours=1)
+
+
+def network_hash(kind: NetworkKind, raw: str) -> str:
+    """The keyed hash under which a device id or IP is compared; the raw value is never stored.
+    Buyers and promoters are hashed the same way, so equal values meet in the fraud check."""
+    return crypto.blind_index(f"network:{kind.value}:{raw}")
+
+
+def note_promoter_seen(
+    session: Session, promoter_id: int, ip: str | None, device: str | None
+) -> int:
+    """Record that a promoter used this IP and device now (at most once an hour per value).
+    Returns how many sightings were written."""
+    repository = CommissionRepository(session)
+    now = utc_now()
+    written = 0
+    for kind, raw in ((NetworkKind.DEVICE, device), (NetworkKind.IP, ip)):
+        if not raw:
+            continue
+        value = network_hash(kind, raw)
+        stored_kind = NetworkSightingKind(kind.value)
+        if repository.sighting_since(promoter_id, stored_kind, value, now - SIGHTING_INTERVAL):
+            continue
+        repository.add(
+            NetworkSightingRow(
+                promoter_id=promoter_id, kind=stored_kind, value_hash=value, seen_at=now
+            )
+        )
+        written += 1
+    if written:
+        session.flush()
+    return written
+
+
 # --- settlement -------------------------------------------------------------------------------
 
 
@@ -357,6 +405,20 @@ def settle_due(session: Session, now: datetime | None = None) -> int:
         for kind in (LedgerAccountKind.PROMOTER_PENDING, LedgerAccountKind.PROMOTER_AVAILABLE):
             ledger_repository.get_or_create_account(promoter_key(kind, promoter_id))
     return repository.settle_due(at)
+
+
+def mark_paid_out(session: Session, promoter_id: int, paid_total_fen: int) -> int:
+    """settled → paid_out for the commissions the promoter's paid withdrawals cover (oldest
+    first, ``rules.paid_out_prefix``). No money moves: the withdrawal already moved it. Called
+    by withdrawals after a payout is confirmed; returns how many changed. Idempotent."""
+    repository = CommissionRepository(session)
+    budget = paid_total_fen - repository.paid_out_total(promoter_id)
+    settled = repository.settled_oldest_first(promoter_id)
+    covered = rules.paid_out_prefix([c.amount_fen for c in settled], budget)
+    for commission in settled[:covered]:
+        commission.state = _transition(commission.state, CommissionEvent.PAY_OUT)
+    session.flush()
+    return covered
 
 
 # --- fraud review -----------------------------------------------------------------------------
@@ -487,6 +549,10 @@ def _may_see(actor: Principal, commission: Commission) -> bool:
     if actor.role == Role.MERCHANT:
         return actor.merchant_id == commission.merchant_id
     return False
+
+
+def states_of_line(session: Session, line_id: int) -> list[CommissionState]:
+    return [commission.state for commission in CommissionRepository(session).of_line(line_id)]
 
 
 def earnings_by_state(session: Session, promoter_id: int) -> dict[CommissionState, int]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from siyu.auth.principal import Principal
 from siyu.commissions import service as commissions
+from siyu.commissions.rules import NetworkKind
 from siyu.kit.time import travel_to, utc_now
 from siyu.ledger import rules as ledger_rules
 from siyu.ledger import service as ledger
@@ -22,6 +23,7 @@ from siyu.links import service as links
 from siyu.links.schemas import LinkCreate
 from siyu.models import (
     AfterSaleKind,
+    CommissionState,
     Order,
     OrderStatus,
     Product,
@@ -50,6 +52,9 @@ class MoneySummary:
     refunds: int = 0
     settled: int = 0
     withdrawals: int = 0
+    cancelled: int = 0
+    held: int = 0
+    reversed: int = 0
 
 
 def _principal_of_promoter(session: Session, promoter: Promoter) -> Principal:
@@ -124,8 +129,58 @@ def run_money_loop(session: Session, admin: Principal, seed: int) -> MoneySummar
             if pending.status in (OrderStatus.PAID, OrderStatus.SHIPPED) and placed_day < DAYS - 3:
                 orders.confirm_receipt(session, admin, order_id)
         summary.settled += commissions.settle_due(session, utc_now())
+        summary.reversed = _refund_after_settlement(session, admin, placed)
+        summary.held = _shared_phone_orders(session, sharers, pool)
         summary.withdrawals = _withdraw(session, admin, sharers)
     return summary
+
+
+def _refund_after_settlement(
+    session: Session, admin: Principal, placed: list[tuple[int, int]]
+) -> int:
+    """Two settled orders come back late (the merchant accepts a return after the hold): the
+    commission is reversed by new entries and may take the promoter's balance below zero."""
+    reversed_count = 0
+    for order_id, _day in placed:
+        order = session.get(Order, order_id)
+        assert order is not None
+        line = order.lines[0]
+        states = commissions.states_of_line(session, line.id)
+        if set(states) != {CommissionState.SETTLED} or line.refunded_fen or line.open_aftersales:
+            continue
+        after_sale = orders.request_after_sale(
+            session, admin, line.id, line.paid_fen, AfterSaleKind.RETURN, "质量问题，售后退货"
+        )
+        orders.decide_after_sale(session, admin, after_sale.id, approve=True)
+        reversed_count += 1
+        if reversed_count == 2:
+            break
+    return reversed_count
+
+
+def _shared_phone_orders(session: Session, sharers: list[Promoter], pool: list[Product]) -> int:
+    """A promoter "buys" through its own link on its own phone: the shared device puts the
+    commission on hold for the platform's fraud review (风控审核)."""
+    promoter = sharers[-1]
+    link = session.scalar(
+        select(TrackedLink).where(TrackedLink.promoter_id == promoter.id).limit(1)
+    )
+    if link is None:
+        return 0
+    device = f"demo-device-{promoter.id}"
+    commissions.note_promoter_seen(session, promoter.id, None, device)
+    token = links.record_click(session, link)
+    orders.place_order(
+        session,
+        OrderDraft(
+            lines=(DraftLine(product_id=_product_id(link), quantity=1),),
+            phone="13912340000",
+            nickname="自己人",
+            click_token=token,
+            buyer_device_hash=commissions.network_hash(NetworkKind.DEVICE, device),
+        ),
+    )
+    return 1
 
 
 def _product_id(link: TrackedLink) -> int:
@@ -146,22 +201,30 @@ def _advance_orders(
         assert order is not None
         age = today - day
         if order.status == OrderStatus.PAID and age >= 1:
-            orders.ship_order(session, admin, order_id)
+            if rng.random() < 0.05:  # the buyer changed their mind before shipping
+                orders.cancel_order(session, admin, order_id)
+                summary.cancelled += 1
+            else:
+                orders.ship_order(session, admin, order_id)
         elif order.status == OrderStatus.SHIPPED and age >= 3:
             orders.confirm_receipt(session, admin, order_id)
-            # About one order in twelve comes back for a partial refund after receipt.
-            if rng.random() < 0.08:
-                line = order.lines[0]
+            line = order.lines[0]
+            roll = rng.random()
+            if roll < 0.12:
+                # About one in eight comes back: a partial refund, a full return, or a request
+                # still open at the end (which keeps its commission from settling).
+                full = roll < 0.04
                 after_sale = orders.request_after_sale(
                     session,
                     admin,
                     line.id,
-                    max(1, line.paid_fen // 2),
-                    AfterSaleKind.REFUND,
-                    "商品与描述不符，协商部分退款",
+                    line.paid_fen if full else max(1, line.paid_fen // 2),
+                    AfterSaleKind.RETURN if full else AfterSaleKind.REFUND,
+                    "七天无理由退货" if full else "商品与描述不符，协商部分退款",
                 )
-                orders.decide_after_sale(session, admin, after_sale.id, approve=True)
-                summary.refunds += 1
+                if roll < 0.10:
+                    orders.decide_after_sale(session, admin, after_sale.id, approve=True)
+                    summary.refunds += 1
 
 
 def _withdraw(session: Session, admin: Principal, sharers: list[Promoter]) -> int:

@@ -134,6 +134,8 @@ def load_demo(session: Session) -> DemoSummary:
             f"{network} 名推手，两级团队（团长 → 直推 → 二级）",
             f"近两周：{money.links} 条推广链接，{money.clicks} 次点击，{money.orders} 笔订单，"
             f"成交 ¥{format_yuan(money.gmv_fen)}，{money.refunds} 笔退款，"
+            f"{money.cancelled} 笔取消，{money.reversed} 笔结算后退货冲正，"
+            f"{money.held} 笔进入风控审核，"
             f"{money.settled} 笔佣金已结算，{money.withdrawals} 笔提现",
         ],
     )

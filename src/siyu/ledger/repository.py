@@ -128,6 +128,15 @@ class LedgerRepository:
         found = {account_id: int(total) for account_id, total in rows}
         return {account_id: found.get(account_id, 0) for account_id in ids}
 
+    def movement_total(self, account_id: int, transaction_kind: str) -> int:
+        """What one kind of movement did to one account in all (e.g. every withdrawal.paid)."""
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .where(LedgerEntry.account_id == account_id, LedgerTransaction.kind == transaction_kind)
+        )
+        return int(total or 0)
+
     def trial_balance(self) -> int:
         total = self.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)))
         return int(total or 0)

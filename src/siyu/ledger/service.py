@@ -251,6 +251,13 @@ def balance(session: Session, account: AccountKey | LedgerAccount) -> int:
     return 0 if found is None else repository.balance(found.id)
 
 
+def movement_total(session: Session, account: AccountKey, transaction_kind: str) -> int:
+    """The sum of an account's entries in transactions of one kind (0 for an unused account)."""
+    repository = LedgerRepository(session)
+    found = repository.find_account(rules.check_account_key(account))
+    return 0 if found is None else repository.movement_total(found.id, transaction_kind)
+
+
 def balances_for_owner(
     session: Session, actor: Principal | None, owner_type: LedgerOwnerType, owner_id: int
 ) -> dict[LedgerAccountKind, int]:

@@ -96,3 +96,22 @@ class Withdrawal(IdMixin, TimestampMixin, Base):
     reject_reason: Mapped[str | None] = mapped_column(String(500))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failure_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class NetworkSightingKind(enum.StrEnum):
+    DEVICE = "device"
+    IP = "ip"
+
+
+class NetworkSighting(IdMixin, Base):
+    """A promoter seen on a device or IP (keyed hashes only), for the shared-network fraud check:
+    a buyer on the same device or IP within 24 h of the promoter holds the commission. At most
+    one row per promoter, kind and value per hour (``commissions.note_promoter_seen``)."""
+
+    __tablename__ = "network_sighting"
+    __table_args__ = (Index("ix_network_sighting_promoter_seen", "promoter_id", "seen_at"),)
+
+    promoter_id: Mapped[int] = mapped_column(BigId, ForeignKey("promoter.id"))
+    kind: Mapped[NetworkSightingKind] = mapped_column(str_enum(NetworkSightingKind, 8))
+    value_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

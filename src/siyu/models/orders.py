@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from siyu.models.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, str_enum
@@ -175,3 +176,34 @@ class CouponGrant(IdMixin, TimestampMixin, Base):
     consumer_id: Mapped[int] = mapped_column(BigId, ForeignKey("consumer.id"), index=True)
     status: Mapped[CouponGrantStatus] = mapped_column(str_enum(CouponGrantStatus, 16))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OrderEventType(enum.StrEnum):
+    """What an external shop reports about an order it sent through the webhook."""
+
+    SHIPPED = "shipped"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+    AFTER_SALE_OPENED = "after_sale_opened"
+    AFTER_SALE_APPROVED = "after_sale_approved"
+    AFTER_SALE_REJECTED = "after_sale_rejected"
+    REFUNDED = "refunded"  # a refund completed without a prior request
+
+
+class OrderEvent(IdMixin, TimestampMixin, Base):
+    """Inbox of external order events, one row per event id ever accepted (de-duplication).
+
+    The row is written in the same transaction as the event's effect, so an event either had its
+    one effect and is here, or had none and is not.
+    """
+
+    __tablename__ = "order_event"
+    __table_args__ = (Index("uq_order_event_source_event", "source", "event_id", unique=True),)
+
+    source: Mapped[OrderSource] = mapped_column(str_enum(OrderSource, 16))
+    event_id: Mapped[str] = mapped_column(String(80))
+    type: Mapped[OrderEventType] = mapped_column(str_enum(OrderEventType, 32))
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("sales_order.id"), index=True)
+    after_sale_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("after_sale.id"))
+    outcome: Mapped[str] = mapped_column(String(16), doc="applied | already (no change needed)")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -17,6 +17,7 @@ from siyu.models import (
     CouponGrant,
     CouponGrantStatus,
     Order,
+    OrderEvent,
     OrderLine,
     OrderSource,
     OrderStatus,
@@ -181,6 +182,17 @@ class OrderRepository:
             .where(OrderLine.id == line_id)
             .with_for_update(of=OrderLine)
             .execution_options(populate_existing=True)
+        )
+
+    def line_by_external_key(self, external_key: str) -> OrderLine | None:
+        return self.session.scalar(select(OrderLine).where(OrderLine.external_key == external_key))
+
+    def after_sale_by_external(self, external_id: str) -> AfterSale | None:
+        return self.session.scalar(select(AfterSale).where(AfterSale.external_id == external_id))
+
+    def event(self, source: OrderSource, event_id: str) -> OrderEvent | None:
+        return self.session.scalar(
+            select(OrderEvent).where(OrderEvent.source == source, OrderEvent.event_id == event_id)
         )
 
     def open_requests_fen(self, line_id: int) -> int:

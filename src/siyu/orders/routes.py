@@ -19,6 +19,7 @@ from siyu.orders.schemas import (
     OrderLineOut,
     OrderOut,
 )
+from siyu.privacy import service as privacy
 from siyu.web.deps import ApiUser, DbSession
 
 router = APIRouter(tags=["orders"])
@@ -103,12 +104,17 @@ def list_orders(
         since=since,
         until=until,
     )
+    privacy.record_reads(
+        session, user, [order.consumer_id for order in result.items], "api.orders.list"
+    )
     return [order_out(user, order) for order in result.items]
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 def get_order(order_id: int, user: ApiUser, session: DbSession) -> OrderOut:
-    return order_out(user, service.get_order(session, user, order_id))
+    order = service.get_order(session, user, order_id)
+    privacy.record_reads(session, user, [order.consumer_id], "api.orders.detail")
+    return order_out(user, order)
 
 
 @router.post("/orders/{order_id}/ship", response_model=OrderOut)

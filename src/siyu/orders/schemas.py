@@ -7,7 +7,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from siyu.models import AfterSaleKind, AfterSaleStatus, AttributionSource, OrderSource, OrderStatus
+from siyu.models import (
+    AfterSaleKind,
+    AfterSaleStatus,
+    AttributionSource,
+    OrderEventType,
+    OrderSource,
+    OrderStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,20 @@ class WebhookOrder(BaseModel):
     region: str = Field(default="", max_length=64)
 
 
+class WebhookOrderEvent(BaseModel):
+    """An event about an order that came in through the webhook (docs/orders-webhook.md)."""
+
+    event_id: str = Field(min_length=1, max_length=80)
+    type: OrderEventType
+    order_id: str = Field(min_length=1, max_length=64)
+    merchant_id: int
+    line_id: str | None = Field(default=None, min_length=1, max_length=64)
+    after_sale_id: str | None = Field(default=None, min_length=1, max_length=64)
+    amount_fen: int | None = Field(default=None, ge=1)
+    kind: AfterSaleKind = AfterSaleKind.REFUND
+    reason: str = Field(default="", max_length=500)
+
+
 # --- API out ------------------------------------------------------------------------------------
 
 
@@ -129,3 +150,11 @@ class AfterSaleOut(BaseModel):
     amount_fen: int
     reason: str
     decision_reason: str | None
+
+
+class OrderEventOut(BaseModel):
+    event_id: str
+    type: OrderEventType
+    outcome: str
+    duplicate: bool
+    order: OrderOut

@@ -612,6 +612,10 @@ def confirm_receipt(session: Session, actor: Principal | None, order_id: int) ->
     session.flush()
     if COMMISSION_HOOKS:
         on_order_received(session, order)
+    # A courier of the delivery district gets an "add this customer" task (docs/segments.md).
+    from siyu.segments import couriers
+
+    couriers.on_order_received(session, order)
     return order
 
 

@@ -21,6 +21,7 @@ from siyu.web.deps import (
     OptionalUser,
     flash,
     render,
+    reset_session,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +69,7 @@ def login_submit(
             {"next": next, "error": error.zh, "username": username},
             status_code=error.status,
         )
-    request.session.clear()
+    reset_session(request)
     request.session["user_id"] = user.id
     request.session["session_version"] = user.session_version
     target = _safe_next(next) if next else home_for(user.role)
@@ -77,7 +78,7 @@ def login_submit(
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request) -> Response:
-    request.session.clear()
+    reset_session(request)
     return RedirectResponse("/login", status_code=303)
 
 

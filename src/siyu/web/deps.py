@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from siyu import __version__
 from siyu.auth import service as auth_service
 from siyu.auth.principal import Principal
+from siyu.commissions import service as commissions
 from siyu.db import get_database
 from siyu.errors import AppError, AuthenticationRequired
 from siyu.kit.ids import token
 from siyu.kit.money import format_percent, format_yuan
 from siyu.kit.time import format_shanghai
-from siyu.models import PROMOTER_KIND_LABELS, REVIEW_STATUS_LABELS, ROLE_LABELS
+from siyu.models import PROMOTER_KIND_LABELS, REVIEW_STATUS_LABELS, ROLE_LABELS, Role
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -69,6 +70,31 @@ class CsrfFailed(AppError):
     message_zh = "表单已过期或来源不正确，请刷新页面后重试。"
 
 
+DEVICE_KEY = "device"
+
+
+def device_id(request: Request) -> str:
+    """A random id for this browser, kept in the signed session cookie (survives log-in and
+    log-out). Only its keyed hash is ever stored, for the shared-device fraud check."""
+    value = request.session.get(DEVICE_KEY)
+    if not isinstance(value, str) or not 16 <= len(value) <= 64:
+        value = token(16)
+        request.session[DEVICE_KEY] = value
+    return value
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def reset_session(request: Request) -> None:
+    """Log-in and log-out start a new session but keep the browser's device id."""
+    device = request.session.get(DEVICE_KEY)
+    request.session.clear()
+    if isinstance(device, str):
+        request.session[DEVICE_KEY] = device
+
+
 def _session_principal(request: Request, session: Session) -> Principal | None:
     user_id = request.session.get("user_id")
     version = request.session.get("session_version")
@@ -76,9 +102,14 @@ def _session_principal(request: Request, session: Session) -> Principal | None:
         return None
     user = auth_service.user_for_session(session, user_id, version)
     if user is None:
-        request.session.clear()
+        reset_session(request)
         return None
-    return Principal.of(user)
+    principal = Principal.of(user)
+    if principal.role == Role.PROMOTER and principal.promoter_id is not None:
+        commissions.note_promoter_seen(
+            session, principal.promoter_id, client_ip(request), device_id(request)
+        )
+    return principal
 
 
 def console_principal(request: Request, session: DbSession) -> Principal:

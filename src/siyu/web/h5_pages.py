@@ -19,7 +19,15 @@ from siyu.kit.qr import qr_png
 from siyu.models import Promoter, PromoterStatus, Role
 from siyu.promoters import service
 from siyu.promoters.schemas import SignupIn
-from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, OptionalUser, flash, render
+from siyu.web.deps import (
+    ConsoleUser,
+    CsrfChecked,
+    DbSession,
+    OptionalUser,
+    flash,
+    render,
+    reset_session,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -130,7 +138,7 @@ def join_submit(
     except ValueError:
         # Over-long input (pydantic); the form's maxlength normally prevents it.
         return _join_form(request, inviter, code, values, "输入过长，请检查后重试。", 422)
-    request.session.clear()
+    reset_session(request)
     request.session["user_id"] = result.user.id
     request.session["session_version"] = result.user.session_version
     phone = service.masked_phone(result.promoter)

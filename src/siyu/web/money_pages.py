@@ -154,10 +154,18 @@ def ledger_owner_page(
             accounts[account_kind.value] = ledger.account_of(session, user, key).id
         except ledger.LedgerAccountNotFound:
             continue
+    reconciliation = (
+        withdrawals.reconcile_promoter(session, user, owner_id)
+        if kind == LedgerOwnerType.PROMOTER
+        else []
+    )
     return render(
         request,
         "console/ledger.html",
         {
+            "reconciliation": reconciliation,
+            "paid_out_covered": kind != LedgerOwnerType.PROMOTER
+            or withdrawals.paid_out_covered(session, owner_id),
             "owner_type": kind.value,
             "owner_id": owner_id,
             "balances": {account_kind.value: value for account_kind, value in balances.items()},

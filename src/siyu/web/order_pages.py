@@ -15,7 +15,10 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from siyu.auth.principal import Principal
 from siyu.catalog import service as catalog_service
+from siyu.commissions import service as commissions
+from siyu.commissions.rules import NetworkKind
 from siyu.consumers.service import masked_phone
 from siyu.errors import AppError
 from siyu.kit.money import parse_yuan
@@ -31,11 +34,24 @@ from siyu.models import (
 )
 from siyu.orders import imports, service
 from siyu.orders.schemas import DraftLine, OrderDraft
-from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, flash, render
+from siyu.privacy import service as privacy
+from siyu.web.deps import (
+    ConsoleUser,
+    CsrfChecked,
+    DbSession,
+    client_ip,
+    device_id,
+    flash,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
 MAX_CHECKOUT_QUANTITY = 99
+
+
+def _network_hash(kind: NetworkKind, raw: str | None) -> str | None:
+    return commissions.network_hash(kind, raw) if raw else None
 
 
 def _buyer_phone(session: Session, order: Order) -> str:
@@ -113,6 +129,8 @@ def checkout_submit(
         nickname=nickname,
         coupon_batch_id=int(coupon_batch_id) if coupon_batch_id.isdigit() else None,
         click_token=click or None,
+        buyer_ip_hash=_network_hash(NetworkKind.IP, client_ip(request)),
+        buyer_device_hash=_network_hash(NetworkKind.DEVICE, device_id(request)),
     )
     try:
         # A savepoint inside place_order undoes the attempt; the form comes back with the input.
@@ -196,6 +214,9 @@ def orders_page(
             status_code=failure.status,
             user=user,
         )
+    privacy.record_reads(
+        session, user, [order.consumer_id for order in orders.items], "console.orders.list"
+    )
     return render(
         request,
         "console/orders.html",
@@ -249,6 +270,17 @@ async def import_submit(
 def order_detail_page(
     order_id: int, request: Request, user: ConsoleUser, session: DbSession
 ) -> Response:
+    return _detail(order_id, request, user, session)
+
+
+def _detail(
+    order_id: int,
+    request: Request,
+    user: Principal,
+    session: Session,
+    revealed: str | None = None,
+    reveal_error: str | None = None,
+) -> Response:
     try:
         order = service.get_order(session, user, order_id)
     except AppError as failure:
@@ -260,6 +292,7 @@ def order_detail_page(
             user=user,
         )
     lines = service.visible_lines(user, order)
+    privacy.record_reads(session, user, [order.consumer_id], "console.orders.detail")
     return render(
         request,
         "console/orders_detail.html",
@@ -267,7 +300,9 @@ def order_detail_page(
             "order": order,
             "lines": lines,
             "after_sales": service.after_sales_of(session, user, order),
-            "buyer_phone": _buyer_phone(session, order),
+            "buyer_phone": revealed or _buyer_phone(session, order),
+            "phone_revealed": revealed is not None,
+            "reveal_error": reveal_error,
             "status_labels": ORDER_STATUS_LABELS,
             "after_sale_labels": AFTERSALE_STATUS_LABELS,
             "can_manage": user.is_platform
@@ -276,6 +311,31 @@ def order_detail_page(
         },
         user=user,
     )
+
+
+@router.post("/console/orders/{order_id}/reveal-phone", dependencies=[CsrfChecked])
+def reveal_phone(
+    order_id: int,
+    request: Request,
+    user: ConsoleUser,
+    session: DbSession,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Platform staff see the full number on this one page view; the read is logged."""
+    try:
+        order = service.get_order(session, user, order_id)
+        phone = privacy.reveal_phone(session, user, order.consumer_id, reason)
+    except AppError as failure:
+        if failure.status in (401, 403, 404):
+            return render(
+                request,
+                "error.html",
+                {"status": failure.status, "message": failure.zh},
+                status_code=failure.status,
+                user=user,
+            )
+        return _detail(order_id, request, user, session, reveal_error=failure.zh)
+    return _detail(order_id, request, user, session, revealed=phone)
 
 
 def _back(order_id: int) -> RedirectResponse:

@@ -11,6 +11,7 @@ def include_routers(app: FastAPI) -> None:
     from siyu.links import routes as links_api
     from siyu.orders import routes as orders_api
     from siyu.orders import webhook as orders_webhook
+    from siyu.pool import routes as pool_api
     from siyu.promoters import routes as promoters_api
     from siyu.web import (
         auth_pages,
@@ -22,6 +23,9 @@ def include_routers(app: FastAPI) -> None:
         promoter_pages,
     )
 
+    # Before catalog: its promotion pool owns GET /api/v1/pool/{product_id} (an int), and the
+    # traffic pool's literal paths (/api/v1/pool/accounts, …) must match first.
+    app.include_router(pool_api.router, prefix="/api/v1")
     app.include_router(auth_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
     app.include_router(promoters_api.router, prefix="/api/v1")
@@ -34,6 +38,9 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(commissions_api.router, prefix="/api/v1")
     app.include_router(withdrawals_api.router, prefix="/api/v1")
+    from siyu.web import pool_pages
+
+    app.include_router(pool_pages.router)
     app.include_router(money_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
@@ -42,5 +49,16 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(h5_pages.router)
     app.include_router(link_pages.router)
     app.include_router(order_pages.router)
+    from siyu.compliance import routes as compliance_api
+    from siyu.web import compliance_pages, privacy_pages
+
+    app.include_router(privacy_pages.router)
+    app.include_router(compliance_pages.router)
+    app.include_router(compliance_api.router, prefix="/api/v1")
+    # Regions, tags, segments, contacts and couriers (docs/segments.md).
+    import siyu.segments.hooks  # noqa: F401  (tags from codes, courier binding, releases)
+    from siyu.regions import routes as regions_api
+
+    app.include_router(regions_api.router, prefix="/api/v1")
     # /s/… and /l/… redirects are served in front of all middleware: see links/routes.py.
     links_api.install_redirects(app)

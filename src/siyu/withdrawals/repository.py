@@ -52,3 +52,19 @@ class WithdrawalRepository:
                 .order_by(Withdrawal.id)
             )
         )
+
+    def paid_total(self, promoter_id: int) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Withdrawal.amount_fen), 0)).where(
+                Withdrawal.promoter_id == promoter_id, Withdrawal.status == WithdrawalStatus.PAID
+            )
+        )
+        return int(total or 0)
+
+    def totals_by_status(self, promoter_id: int) -> dict[WithdrawalStatus, int]:
+        rows = self.session.execute(
+            select(Withdrawal.status, func.sum(Withdrawal.amount_fen))
+            .where(Withdrawal.promoter_id == promoter_id)
+            .group_by(Withdrawal.status)
+        ).all()
+        return {status: int(total) for status, total in rows}

@@ -7,16 +7,20 @@ Never commits. Each money movement has an idempotency key from the business even
 The request is checked against the ledger under a floor (available ≥ 0 after the deduction),
 taken with FOR UPDATE on the promoter's accounts, so concurrent requests cannot overdraw. Held
 commission money sits in promoter_on_hold and unsettled money in promoter_pending: neither is
-ever withdrawable.
+ever withdrawable. A confirmed payout marks the commissions it covers paid out (oldest first,
+``commissions.mark_paid_out``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.auth.principal import Principal
+from siyu.commissions import service as commissions
 from siyu.config import current_settings
 from siyu.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from siyu.kit.money import format_yuan
@@ -24,7 +28,7 @@ from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import utc_now
 from siyu.ledger import rules as ledger_rules
 from siyu.ledger import service as ledger
-from siyu.models import Promoter, Role, Withdrawal, WithdrawalStatus
+from siyu.models import CommissionState, Promoter, Role, Withdrawal, WithdrawalStatus
 from siyu.withdrawals import payouts
 from siyu.withdrawals.repository import WithdrawalRepository
 
@@ -251,6 +255,8 @@ def mark_paid(session: Session, actor: Principal, withdrawal_id: int) -> Withdra
     withdrawal.paid_at = utc_now()
     audit.record(session, actor.user_id, "withdrawal.paid", "withdrawal", withdrawal.id, None)
     session.flush()
+    paid_total = WithdrawalRepository(session).paid_total(withdrawal.promoter_id)
+    commissions.mark_paid_out(session, withdrawal.promoter_id, paid_total)
     return withdrawal
 
 
@@ -311,3 +317,86 @@ def export_approved_csv(session: Session, actor: Principal) -> str:
         if (promoter := session.get(Promoter, row.promoter_id)) is not None
     }
     return payouts.ManualExport().export_csv(rows, names)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconciliationLine:
+    """One account of a promoter: its ledger balance against what the records say it holds."""
+
+    key: str
+    label: str
+    ledger_fen: int
+    records_fen: int
+    rule: str
+
+    @property
+    def matches(self) -> bool:
+        return self.ledger_fen == self.records_fen
+
+
+def paid_out_covered(session: Session, promoter_id: int) -> bool:
+    """Commissions marked paid out never exceed what was actually paid to the promoter."""
+    paid = WithdrawalRepository(session).paid_total(promoter_id)
+    return commissions.earnings_by_state(session, promoter_id)[CommissionState.PAID_OUT] <= paid
+
+
+def reconcile_promoter(
+    session: Session, actor: Principal, promoter_id: int
+) -> list[ReconciliationLine]:
+    """Ledger balances against commission and withdrawal records, account by account.
+
+    Platform staff for any promoter, a promoter for itself. A mismatch means a movement without
+    its record (or the reverse) and is a bug to investigate, never something to "fix" by editing.
+    """
+    if not actor.is_platform and actor.promoter_id != promoter_id:
+        raise PermissionDenied()
+    by_state = commissions.earnings_by_state(session, promoter_id)
+    by_status = WithdrawalRepository(session).totals_by_status(promoter_id)
+    withdrawing = by_status.get(WithdrawalStatus.REQUESTED, 0) + by_status.get(
+        WithdrawalStatus.APPROVED, 0
+    )
+    paid = by_status.get(WithdrawalStatus.PAID, 0)
+    settled = by_state[CommissionState.SETTLED] + by_state[CommissionState.PAID_OUT]
+    balance = ledger.balance
+    return [
+        ReconciliationLine(
+            "pending",
+            "待结算",
+            balance(session, ledger_rules.promoter_pending(promoter_id)),
+            by_state[CommissionState.ESTIMATED] + by_state[CommissionState.PENDING],
+            "预估 + 待结算佣金",
+        ),
+        ReconciliationLine(
+            "on_hold",
+            "风控冻结",
+            balance(session, ledger_rules.promoter_on_hold(promoter_id)),
+            by_state[CommissionState.ON_HOLD],
+            "风控冻结中的佣金",
+        ),
+        ReconciliationLine(
+            "available",
+            "可提现",
+            balance(session, ledger_rules.promoter_available(promoter_id)),
+            settled - withdrawing - paid,
+            "已结算 + 已提现佣金 − 提现中 − 已打款",
+        ),
+        ReconciliationLine(
+            "withdrawing",
+            "提现中",
+            balance(session, ledger_rules.promoter_withdrawing(promoter_id)),
+            withdrawing,
+            "待审核 + 已批准待打款的提现",
+        ),
+        ReconciliationLine(
+            "paid",
+            "已打款",
+            -ledger.movement_total(
+                session, ledger_rules.promoter_withdrawing(promoter_id), "withdrawal.paid"
+            ),
+            paid,
+            "已确认打款的提现",
+        ),
+    ]

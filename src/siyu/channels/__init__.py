@@ -1,0 +1,1 @@
+"""The channel layer: one interface (``base.ChannelBackend``), backends chosen by ``registry``."""

@@ -1,0 +1,1 @@
+"""The assisted channel backend."""

@@ -1,0 +1,1 @@
+"""Personal-information protection (PIPL): the access log and the logged full-phone reveal."""

@@ -1,0 +1,1 @@
+"""Regions (province / city / district, national division codes) and city tiers."""

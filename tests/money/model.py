@@ -35,6 +35,7 @@ class RowModel:
     amount_fen: int
     zeroed: CommissionState | None = None
     """Set when a refund took the share under 1 分: invalid before settlement, reversed after."""
+    paid_out: bool = False
 
 
 @dataclass
@@ -55,6 +56,8 @@ class LineModel:
     hold_id: int | None = None
     hold_status: str | None = None
     settled: bool = False
+    settle_run: int = 0
+    """Which settlement run settled the line (the order paid-out coverage follows)."""
     void: bool = False
     """Cancelled or confirmed fraud: every movement of the line is reversed."""
 
@@ -103,6 +106,7 @@ class LoopModel:
     """Buyer phone -> bound promoter (first bind wins)."""
     attributed_times: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     coupons_used: int = 0
+    settle_runs: int = 0
 
     # --- placing -----------------------------------------------------------------------------
 
@@ -204,6 +208,7 @@ class LoopModel:
     def settle(self, now: datetime) -> int:
         """Which records the settlement run at ``now`` must settle (and settle them)."""
         settled = 0
+        self.settle_runs += 1
         for line in self.lines.values():
             order = self.orders[line.order_id]
             due = (
@@ -217,8 +222,39 @@ class LoopModel:
             live = self.live_rows(line)
             if due and live:
                 line.settled = True
+                line.settle_run = self.settle_runs
                 settled += len(live)
         return settled
+
+    def mark_paid_out(self, promoter_id: int) -> None:
+        """A payout was confirmed: the promoter's settled records, oldest settlement first (then
+        record order), become paid out as far as the paid total not yet covered reaches whole
+        records. No money moves."""
+        paid = sum(
+            w.amount_fen
+            for w in self.withdrawals.values()
+            if w.promoter_id == promoter_id and w.status == WithdrawalStatus.PAID
+        )
+        mine = [
+            (line, row)
+            for line in self.lines.values()
+            for row in line.rows.values()
+            if row.promoter_id == promoter_id and row.zeroed is None and not line.void
+        ]
+        budget = paid - sum(row.amount_fen for _line, row in mine if row.paid_out)
+        waiting = sorted(
+            (
+                (line.settle_run, line.id, row.level, row)
+                for line, row in mine
+                if line.settled and not row.paid_out
+            ),
+            key=lambda item: item[:3],
+        )
+        for _run, _line, _level, row in waiting:
+            if row.amount_fen > budget:
+                break
+            budget -= row.amount_fen
+            row.paid_out = True
 
     def available_fen(self, promoter_id: int) -> int:
         return self.balances().get(ledger_rules.promoter_available(promoter_id), 0)
@@ -233,7 +269,7 @@ class LoopModel:
         if line.held:
             return CommissionState.ON_HOLD
         if line.settled:
-            return CommissionState.SETTLED
+            return CommissionState.PAID_OUT if row.paid_out else CommissionState.SETTLED
         if self.orders[line.order_id].received_at is not None:
             return CommissionState.PENDING
         return CommissionState.ESTIMATED

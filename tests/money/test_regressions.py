@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from siyu.commissions import service as commissions
-from siyu.commissions.repository import CommissionRepository
 from siyu.config import Settings
 from siyu.db import Database
 from siyu.kit.time import ensure_aware, utc_now
@@ -75,11 +74,13 @@ class TestOrdersFreezeTheConfiguredPolicy:
 
 
 class TestSettlementNeverWritesAOneLeggedTransaction:
-    """settle_due created the promoters' accounts for the commissions due at its first statement,
-    then marked every commission due at its second. On PostgreSQL (read committed) a decision
-    committed in between (an after-sale closed, a hold released) made one more commission due,
-    whose promoter had no available account yet: its settle transaction got only the pending leg
-    and the ledger no longer balanced."""
+    """settle_due once created the promoters' accounts for the commissions due at its first
+    statement, then marked every commission due at its second. On PostgreSQL (read committed) a
+    decision committed in between (an after-sale closed, a hold released) made one more commission
+    due, whose promoter had no available account yet: its settle transaction got only the pending
+    leg and the ledger no longer balanced. Settlement now marks first and derives the accounts,
+    transactions and entries from the marked batch alone; a decision committed after the marking
+    waits for the next run."""
 
     def test_a_commission_made_due_mid_run_waits_for_the_next_run(
         self, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
@@ -112,23 +113,32 @@ class TestSettlementNeverWritesAOneLeggedTransaction:
             after_sale_id = after_sale.id
             line_id = order.lines[0].id
 
-        original = CommissionRepository.due_promoter_ids
+        decided: list[bool] = []
 
-        def due_then_a_decision_commits(self: CommissionRepository, now: datetime) -> list[int]:
-            due = original(self, now)
+        def a_decision_commits_right_after_marking(
+            _connection: object, _cursor: object, statement: str, *_args: object
+        ) -> None:
+            # The settling transaction has just run its first statement (mark the due rows);
+            # another connection now commits a decision that makes one more line due.
+            if decided or not statement.lstrip().startswith("UPDATE commission SET state"):
+                return
+            decided.append(True)
             with database.sessions() as other:
                 orders.decide_after_sale(
                     other, world.admin, after_sale_id, approve=False, reason="不符合"
                 )
                 other.commit()
-            return due
 
-        monkeypatch.setattr(CommissionRepository, "due_promoter_ids", due_then_a_decision_commits)
+        hook = a_decision_commits_right_after_marking
+        event.listen(database.engine, "after_cursor_execute", hook)
         at = utc_now() + timedelta(hours=1)
-        with database.sessions() as session:
-            settled = commissions.settle_due(session, at)
-            session.commit()
-        monkeypatch.setattr(CommissionRepository, "due_promoter_ids", original)
+        try:
+            with database.sessions() as session:
+                settled = commissions.settle_due(session, at)
+                session.commit()
+        finally:
+            event.remove(database.engine, "after_cursor_execute", hook)
+        assert decided == [True]
         with database.sessions() as session:
             assert ledger.check_balanced(session) == []
             assert settled == 0

@@ -628,13 +628,34 @@ class MoneyLoop(RuleBasedStateMachine):
         self.model.withdrawals[withdrawal_id] = WithdrawalModel(
             withdrawal_id, promoter_id, amount, key, WithdrawalStatus.REQUESTED
         )
+        # Finance often reviews at once (otherwise the review rule picks it up later).
+        for action in data.draw(
+            st.sampled_from(
+                [[], ["approve", "paid"], ["approve", "paid"], ["approve", "failed"], ["reject"]]
+            ),
+            label="review now",
+        ):
+            self.review(self.model.withdrawals[withdrawal_id], action)
 
     @precondition(lambda self: bool(self.model.withdrawals))
-    @rule(data=st.data(), action=st.sampled_from(["approve", "reject", "paid", "failed"]))
-    def review_withdrawal(self, data: st.DataObject, action: str) -> None:
-        withdrawal = self.model.withdrawals[
-            data.draw(st.sampled_from(sorted(self.model.withdrawals)))
-        ]
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["approve", "approve", "reject", "paid", "paid", "failed"]),
+        any_withdrawal=st.integers(0, 3),
+    )
+    def review_withdrawal(self, data: st.DataObject, action: str, any_withdrawal: int) -> None:
+        fitting = {
+            "approve": WithdrawalStatus.REQUESTED,
+            "reject": WithdrawalStatus.REQUESTED,
+            "paid": WithdrawalStatus.APPROVED,
+            "failed": WithdrawalStatus.APPROVED,
+        }[action]
+        ready = sorted(i for i, w in self.model.withdrawals.items() if w.status == fitting)
+        # Mostly one the action applies to; sometimes any (the refusals and idempotent replays).
+        candidates = ready if ready and any_withdrawal else sorted(self.model.withdrawals)
+        self.review(self.model.withdrawals[data.draw(st.sampled_from(candidates))], action)
+
+    def review(self, withdrawal: WithdrawalModel, action: str) -> None:
         status = withdrawal.status
         admin = self.world.admin
         calls: dict[str, Callable[[Session], Any]] = {
@@ -657,6 +678,9 @@ class MoneyLoop(RuleBasedStateMachine):
                 self.act(calls[action])
             return
         self.act(calls[action])
+        if after == WithdrawalStatus.PAID and status != WithdrawalStatus.PAID:
+            withdrawal.status = after
+            self.model.mark_paid_out(withdrawal.promoter_id)
         withdrawal.status = after
         event_seen(f"withdrawal {after.value}")
         if after in (WithdrawalStatus.APPROVED, WithdrawalStatus.PAID):

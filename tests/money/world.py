@@ -126,7 +126,7 @@ def build_loop_world(database: Database) -> LoopWorld:
         specs = (
             ProductSpec(0, merchants[0], 5400, 500, None, 1000),  # JD's 54.00 × 5% × 90%
             ProductSpec(0, merchants[0], 1990, 300, 150, 1500),  # fixed 1.50 per unit
-            ProductSpec(0, merchants[1], 12900, 1200, None, 2000),
+            ProductSpec(0, merchants[1], 39900, 1500, None, 2000),  # earns enough to withdraw
         )
         products = tuple(
             ProductSpec(

@@ -50,9 +50,6 @@ _MARK_DUE = text(
       AND amount_fen > 0
       AND EXISTS (SELECT 1 FROM order_line l
                   WHERE l.id = commission.order_line_id AND l.open_aftersales = 0)
-      AND EXISTS (SELECT 1 FROM ledger_account a
-                  WHERE a.kind = 'promoter_available' AND a.owner_type = 'promoter'
-                    AND a.owner_id = commission.promoter_id)
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 

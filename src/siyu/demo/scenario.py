@@ -21,6 +21,7 @@ from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
 from siyu.demo.money import run_money_loop
+from siyu.demo.pool import load_pool
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
 from siyu.models import ROLE_LABELS, Merchant, Promoter, PromoterKind, Role
@@ -127,6 +128,7 @@ def load_demo(session: Session) -> DemoSummary:
     products, pending, pool = _load_catalog(session, admin)
     network = _load_promoters(session, admin)
     money = run_money_loop(session, admin, SEED)
+    traffic = load_pool(session, admin, SEED)
     return DemoSummary(
         _logins(session),
         [
@@ -135,6 +137,10 @@ def load_demo(session: Session) -> DemoSummary:
             f"近两周：{money.links} 条推广链接，{money.clicks} 次点击，{money.orders} 笔订单，"
             f"成交 ¥{format_yuan(money.gmv_fen)}，{money.refunds} 笔退款，"
             f"{money.settled} 笔佣金已结算，{money.withdrawals} 笔提现",
+            f"私域流量池：{traffic.accounts} 个运营号，活码扫码 {traffic.scans} 次"
+            f"（{traffic.full} 次已满），{traffic.confirmed} 位好友，"
+            f"{traffic.groups} 个优惠券群共 {traffic.group_members} 人，"
+            f"{traffic.open_tasks} 条运营任务待处理",
         ],
     )
 

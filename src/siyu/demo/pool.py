@@ -287,8 +287,8 @@ def load_pool(session: Session, admin: Principal, seed: int) -> PoolSummary:
             summary.group_members += 1
     summary.groups = len(groups.groups_of_code(session, admin, group_code.id))
     summary.confirmed = len(
-            session.scalars(select(Contact.id).where(Contact.state == ContactState.CONFIRMED)).all()
-        )
+        session.scalars(select(Contact.id).where(Contact.state == ContactState.CONFIRMED)).all()
+    )
     summary.open_tasks = len(
         session.scalars(
             select(AssistedTask.id).where(AssistedTask.status == AssistedTaskStatus.OPEN)

@@ -41,11 +41,15 @@ class ConsumerRepository:
 
     def id_by_identity(self, phone_index: str | None, union_id: str | None) -> int | None:
         if phone_index is not None:
-            found = self.session.execute(_ID_BY_PHONE, {"phone_index": phone_index}).scalar()
+            found = (
+                self.session.connection()
+                .execute(_ID_BY_PHONE, {"phone_index": phone_index})
+                .scalar()
+            )
             if found is not None:
                 return int(found)
         if union_id is not None:
-            found = self.session.execute(_ID_BY_UNION, {"union_id": union_id}).scalar()
+            found = self.session.connection().execute(_ID_BY_UNION, {"union_id": union_id}).scalar()
             if found is not None:
                 return int(found)
         return None
@@ -55,9 +59,11 @@ class ConsumerRepository:
 
         Plain SQL (the same on SQLite ≥ 3.35 and PostgreSQL): it is on the scan hot path."""
         now = utc_now()
-        created = self.session.execute(
-            _INSERT_IGNORING, {**values, "created_at": now, "updated_at": now}
-        ).scalar()
+        created = (
+            self.session.connection()
+            .execute(_INSERT_IGNORING, {**values, "created_at": now, "updated_at": now})
+            .scalar()
+        )
         return None if created is None else int(created)
 
     def add(self, consumer: Consumer) -> Consumer:

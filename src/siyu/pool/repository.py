@@ -43,7 +43,7 @@ from siyu.pool.rules import MAX_RECENT_FAILURES, AccountSnapshot, Rule
 
 # How many candidates one scan reads when nothing needs the full list: the pre-filter in SQL
 # applies the caps, so these are all eligible unless their health flags say otherwise.
-CANDIDATE_WINDOW = 24
+CANDIDATE_WINDOW = 12
 
 Account = OperatorAccount
 
@@ -321,10 +321,11 @@ class AccountRepository:
         once (the hot path of every scan), executed with parameters.
         """
         statement = _RESERVE_ACTIVE if active else _RESERVE_PASSIVE
-        result = self.session.execute(
+        # connection().execute: plain SQL needs none of the ORM session's execution layer.
+        result = self.session.connection().execute(
             statement, {"account_id": account_id, "day": day, "now": utc_now()}
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     def release_seat(self, account_id: int) -> None:
         self.session.execute(
@@ -430,14 +431,11 @@ class CodeRepository:
             .execution_options(synchronize_session=False)
         )
 
-    def add_scan(self, scan: ChannelScan) -> ChannelScan:
-        """Core insert of the (transient) scan row; the object gets its id and stays a plain
-        record for the caller."""
+    def add_scan(self, scan: Any) -> Any:
+        """Plain insert of a scan record (``service.ScanRecord``); the record gets its id."""
         values = {column: getattr(scan, column) for column in _SCAN_COLUMNS}
         values["outcome"] = str(values["outcome"])
-        values["reason"] = values["reason"] or ""
-        values["state_raw"] = values["state_raw"] or ""
-        scan.id = int(self.session.execute(_INSERT_SCAN, values).scalar_one())
+        scan.id = int(self.session.connection().execute(_INSERT_SCAN, values).scalar_one())
         return scan
 
     def scan_counts(self, code_id: int) -> dict[str, int]:
@@ -517,7 +515,7 @@ class ContactRepository:
         }
         for key in ("source_kind", "state", "lifecycle_stage"):
             params[key] = str(params[key])
-        return int(self.session.execute(_INSERT_CONTACT, params).scalar_one())
+        return int(self.session.connection().execute(_INSERT_CONTACT, params).scalar_one())
 
     def listing(
         self,

@@ -31,7 +31,6 @@ from siyu.models import (
     AccountStatus,
     ChannelCode,
     ChannelCodeStatus,
-    ChannelScan,
     Consumer,
     Contact,
     ContactSourceKind,
@@ -605,8 +604,30 @@ def public_code(session: Session, code_text: str) -> ChannelCode | None:
 
 
 @dataclass
+class ScanRecord:
+    """What one scan decided, as written to ``channel_scan`` (a plain record, not an ORM
+    object: the scan path inserts it with one plain statement)."""
+
+    code_id: int
+    personal_code_id: int | None
+    state_raw: str
+    state_valid: bool
+    referrer_promoter_id: int | None
+    referrer_consumer_id: int | None
+    scanned_at: datetime
+    outcome: ScanOutcome = ScanOutcome.FULL
+    consumer_id: int | None = None
+    account_id: int | None = None
+    contact_id: int | None = None
+    candidates_count: int = 0
+    attempts: int = 0
+    reason: str = ""
+    id: int = 0
+
+
+@dataclass
 class ScanResult:
-    scan: ChannelScan
+    scan: ScanRecord
     account_id: int | None
     contact_id: int | None
     code: ChannelCode
@@ -685,7 +706,7 @@ def scan(
     now = utc_now()
     referrer_promoter_id = personal.referrer_promoter_id if personal else None
     referrer_consumer_id = personal.referrer_consumer_id if personal else None
-    scan_row = ChannelScan(
+    scan_row = ScanRecord(
         code_id=code.id,
         personal_code_id=personal.id if personal else None,
         state_raw=(state_raw or "")[:64],
@@ -693,9 +714,6 @@ def scan(
         referrer_promoter_id=referrer_promoter_id,
         referrer_consumer_id=referrer_consumer_id,
         scanned_at=now,
-        candidates_count=0,
-        attempts=0,
-        reason="",
     )
     if code.status != ChannelCodeStatus.ACTIVE:
         scan_row.outcome = ScanOutcome.CLOSED

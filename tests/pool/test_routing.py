@@ -365,7 +365,9 @@ class TestDirectAdds:
             again = service.add_contact_directly(
                 session, None, account.id, who(1), ContactSourceKind.COURIER
             )
-            assert again is not None and added[0] is not None and again.id == added[0].id
+            assert again is not None
+            assert added[0] is not None
+            assert again.id == added[0].id
             session.refresh(account)
             assert (account.friends_used, account.active_adds_today) == (2, 2)
             assert account.passive_adds_today == 0

@@ -347,3 +347,27 @@ class TestJobs:
                 assert service.expire_pending(session) == 0
             session.refresh(account)
             assert account.friends_used == 0
+
+
+class TestDirectAdds:
+    def test_active_cap_and_idempotent(self, database: Database) -> None:
+        from siyu.models import ContactSourceKind
+
+        with database.sessions() as session:
+            account = make_account(session, active_adds_per_day=2)
+            added = [
+                service.add_contact_directly(
+                    session, None, account.id, who(n), ContactSourceKind.COURIER, source_id=n
+                )
+                for n in (1, 2, 3)
+            ]
+            assert [c is not None for c in added] == [True, True, False]
+            again = service.add_contact_directly(
+                session, None, account.id, who(1), ContactSourceKind.COURIER
+            )
+            assert again is not None
+            assert added[0] is not None
+            assert again.id == added[0].id
+            session.refresh(account)
+            assert (account.friends_used, account.active_adds_today) == (2, 2)
+            assert account.passive_adds_today == 0

@@ -21,6 +21,7 @@ from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
 from siyu.demo.money import run_money_loop
+from siyu.demo.pool import load_pool
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
 from siyu.models import ROLE_LABELS, Merchant, Promoter, PromoterKind, Role
@@ -127,6 +128,7 @@ def load_demo(session: Session) -> DemoSummary:
     products, pending, pool = _load_catalog(session, admin)
     network = _load_promoters(session, admin)
     money = run_money_loop(session, admin, SEED)
+    traffic = load_pool(session, admin, SEED)
     return DemoSummary(
         _logins(session),
         [
@@ -137,6 +139,10 @@ def load_demo(session: Session) -> DemoSummary:
             f"{money.cancelled} 笔取消，{money.reversed} 笔结算后退货冲正，"
             f"{money.held} 笔进入风控审核，"
             f"{money.settled} 笔佣金已结算，{money.withdrawals} 笔提现",
+            f"私域流量池：{traffic.accounts} 个运营号，活码扫码 {traffic.scans} 次"
+            f"（{traffic.full} 次已满），{traffic.confirmed} 位好友，"
+            f"{traffic.groups} 个优惠券群共 {traffic.group_members} 人，"
+            f"{traffic.open_tasks} 条运营任务待处理",
         ],
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 15:30:14.629295
+Create Date: 2026-12-01 15:47:27.875730
 """
 
 from collections.abc import Sequence

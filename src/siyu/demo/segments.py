@@ -1,0 +1,171 @@
+"""Demo data for tags, segments, release rules and couriers, created through the services.
+
+Runs after the catalog, the promoter network and the money loop (``scenario.load_demo``): it
+gives the courier promoters courier accounts with a territory, delivers a few orders in those
+cities (each becomes an "add this customer" task in the courier's inbox), and saves the
+platform's tags, segments and the seed's release rule. Counts grow with whatever the pool demo
+puts in the pool. Deterministic; never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.auth.principal import Principal
+from siyu.kit.time import utc_now
+from siyu.models import AccountKind, AssistedTask, Product, Promoter, PromoterKind, ReviewStatus
+from siyu.orders import service as orders
+from siyu.orders.schemas import DraftLine, OrderDraft
+from siyu.pool import service as pool
+from siyu.pool.schemas import AccountCreate
+from siyu.regions import service as regions
+from siyu.segments import releases, tags
+from siyu.segments import service as segments
+from siyu.segments.schemas import SegmentIn, SegmentRule
+
+TAGS = [
+    ("VIP客户", "danger", "累计消费高、复购多"),
+    ("宝妈", "warning", "母婴类商品的主力人群"),
+    ("高意向", "success", "咨询过活动款"),
+    ("拉杆箱活动", "primary", "双十一免费领拉杆箱活动进来的好友"),
+]
+LOWER_TIERS = ["tier_3", "tier_4", "tier_5", "tier_6"]
+SEGMENTS: list[tuple[str, str, dict[str, object]]] = [
+    (
+        "下沉市场复购客户",
+        "三线到六线城市、买过两次以上的好友：双十一券包的首发人群",
+        {
+            "op": "and",
+            "conditions": [
+                {"kind": "tier", "tiers": LOWER_TIERS},
+                {"kind": "lifecycle", "stages": ["repeat", "advocate"]},
+            ],
+        },
+    ),
+    (
+        "30 天未下单的老客",
+        "买过但近 30 天没有下单：发召回券",
+        {"op": "and", "conditions": [{"kind": "last_order", "op": "not_within", "days": 30}]},
+    ),
+    (
+        "沉默好友",
+        "14 天没有任何互动、也没有买过：筛选删除前先做一次唤醒",
+        {
+            "op": "and",
+            "conditions": [
+                {"kind": "activity", "op": "inactive_for", "days": 14},
+                {"kind": "last_order", "op": "never"},
+            ],
+        },
+    ),
+    (
+        "高消费或 VIP",
+        "累计消费满 300 元，或带 VIP客户 标签",
+        {"op": "or", "conditions": [{"kind": "spend", "min_fen": 30000}]},
+    ),
+]
+# (city, district, the street part of the delivery address)
+COURIER_TERRITORIES = [
+    ("360700", "360702", "章贡区红旗大道 18 号"),
+    ("411600", "411602", "川汇区七一路 66 号"),
+]
+
+
+@dataclass
+class SegmentsDemo:
+    tags: int
+    segments: int
+    couriers: int
+    courier_tasks: int
+
+
+def load_segments_demo(session: Session, admin: Principal) -> SegmentsDemo:
+    made_tags = {
+        name: tags.create_tag(session, admin, name, color=color, description=text)
+        for name, color, text in TAGS
+    }
+    saved = 0
+    for name, description, rule in SEGMENTS:
+        if name == "高消费或 VIP":
+            rule = {
+                "op": "or",
+                "conditions": [
+                    *rule["conditions"],  # type: ignore[misc]
+                    {"kind": "tag", "tag_ids": [made_tags["VIP客户"].id]},
+                ],
+            }
+        segments.create_segment(
+            session,
+            admin,
+            SegmentIn(name=name, description=description, rule=SegmentRule.model_validate(rule)),
+        )
+        saved += 1
+    campaign_start = utc_now() - timedelta(days=2)
+    releases.create_rule(
+        session,
+        admin,
+        "拉杆箱活动：24 小时未回复即删除",
+        {
+            "op": "and",
+            "conditions": [
+                {"kind": "tag", "tag_ids": [made_tags["拉杆箱活动"].id]},
+                {"kind": "reply", "since": campaign_start.isoformat(), "within_hours": 24},
+            ],
+        },
+        max_per_run=500,
+    )
+    couriers, tasks = _couriers(session, admin)
+    return SegmentsDemo(len(made_tags), saved, couriers, tasks)
+
+
+def _couriers(session: Session, admin: Principal) -> tuple[int, int]:
+    """A courier account per courier promoter (territory: a district), and one delivered order
+    in each territory, so each courier's inbox shows an "add this customer" task."""
+    promoters = session.scalars(
+        select(Promoter).where(Promoter.kind == PromoterKind.COURIER).order_by(Promoter.id)
+    ).all()
+    product = session.scalar(
+        select(Product)
+        .where(Product.review_status == ReviewStatus.APPROVED, Product.on_shelf.is_(True))
+        .order_by(Product.id)
+    )
+    accounts = 0
+    for index, promoter in enumerate(promoters[: len(COURIER_TERRITORIES)]):
+        city, district, street = COURIER_TERRITORIES[index]
+        pool.create_account(
+            session,
+            admin,
+            AccountCreate(
+                name=f"快递员-{promoter.name}",
+                kind=AccountKind.COURIER,
+                owner_promoter_id=promoter.id,
+                province_code=city[:2] + "0000",
+                city_code=city,
+                district_code=district,
+            ),
+        )
+        accounts += 1
+        if product is None:
+            continue
+        address = regions.full_name(district) + street
+        order = orders.place_order(
+            session,
+            OrderDraft(
+                lines=(DraftLine(product_id=product.id, quantity=1),),
+                phone=f"1370000{index + 1:04d}",
+                nickname=f"收件人{index + 1}",
+                region=address[:64],
+            ),
+        )
+        orders.ship_order(session, admin, order.id)
+        orders.confirm_receipt(session, admin, order.id)  # → the courier's task
+    tasks = len(
+        session.scalars(
+            select(AssistedTask.id).where(AssistedTask.source_kind == "courier_order")
+        ).all()
+    )
+    return accounts, tasks

@@ -1,10 +1,9 @@
 """Demo data for tags, segments, release rules and couriers, created through the services.
 
-Runs after the catalog, the promoter network and the money loop (``scenario.load_demo``): it
-gives the courier promoters courier accounts with a territory, delivers a few orders in those
-cities (each becomes an "add this customer" task in the courier's inbox), and saves the
-platform's tags, segments and the seed's release rule. Counts grow with whatever the pool demo
-puts in the pool. Deterministic; never commits.
+Runs after the catalog, the promoter network, the money loop and the pool demo
+(``scenario.load_demo``): it gives the couriers' accounts a territory (a district), delivers an
+order in each territory (each becomes an "add this customer" task in the courier's inbox), and
+saves the platform's tags, segments and the seed's release rule. Deterministic; never commits.
 """
 
 from __future__ import annotations
@@ -17,11 +16,19 @@ from sqlalchemy.orm import Session
 
 from siyu.auth.principal import Principal
 from siyu.kit.time import utc_now
-from siyu.models import AccountKind, AssistedTask, Product, Promoter, PromoterKind, ReviewStatus
+from siyu.models import (
+    AccountKind,
+    AssistedTask,
+    OperatorAccount,
+    Product,
+    Promoter,
+    PromoterKind,
+    ReviewStatus,
+)
 from siyu.orders import service as orders
 from siyu.orders.schemas import DraftLine, OrderDraft
 from siyu.pool import service as pool
-from siyu.pool.schemas import AccountCreate
+from siyu.pool.schemas import AccountCreate, AccountUpdate
 from siyu.regions import service as regions
 from siyu.segments import releases, tags
 from siyu.segments import service as segments
@@ -136,18 +143,33 @@ def _couriers(session: Session, admin: Principal) -> tuple[int, int]:
     accounts = 0
     for index, promoter in enumerate(promoters[: len(COURIER_TERRITORIES)]):
         city, district, street = COURIER_TERRITORIES[index]
-        pool.create_account(
-            session,
-            admin,
-            AccountCreate(
-                name=f"快递员-{promoter.name}",
-                kind=AccountKind.COURIER,
-                owner_promoter_id=promoter.id,
-                province_code=city[:2] + "0000",
-                city_code=city,
-                district_code=district,
-            ),
+        territory = {
+            "province_code": city[:2] + "0000",
+            "city_code": city,
+            "district_code": district,
+        }
+        # The pool demo gives every courier an account; give it a territory (or make one).
+        existing = session.scalar(
+            select(OperatorAccount)
+            .where(
+                OperatorAccount.kind == AccountKind.COURIER,
+                OperatorAccount.owner_promoter_id == promoter.id,
+            )
+            .order_by(OperatorAccount.id)
         )
+        if existing is not None:
+            pool.update_account(session, admin, existing.id, AccountUpdate(**territory))
+        else:
+            pool.create_account(
+                session,
+                admin,
+                AccountCreate(
+                    name=f"快递员-{promoter.name}",
+                    kind=AccountKind.COURIER,
+                    owner_promoter_id=promoter.id,
+                    **territory,
+                ),
+            )
         accounts += 1
         if product is None:
             continue

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     simulator_seed: int = 0
     simulator_accept_bp: int = Field(default=9000, ge=0, le=10000)
     pending_contact_hours: int = Field(default=48, ge=1, le=24 * 30)
+    routing_snapshot_seconds: float = Field(default=1.0, ge=0, le=60)
 
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"

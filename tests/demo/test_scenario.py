@@ -102,3 +102,46 @@ class TestDemoScenario:
             )
         )
         assert (depth_three or 0) > 0
+
+        # The traffic pool: a fleet on one persona, codes routing across it, groups rolling over.
+        from siyu.models import (
+            AssistedTask,
+            ChannelScan,
+            Contact,
+            ContactState,
+            OperatorAccount,
+            ScanOutcome,
+            WechatGroup,
+        )
+
+        accounts = session.scalars(select(OperatorAccount)).all()
+        assert all(a.friends_used <= a.max_friends for a in accounts)
+        assert all(a.passive_adds_today <= a.passive_adds_per_day for a in accounts)
+        activity = [a for a in accounts if a.name.startswith("京东活动推广员")]
+        assert len(activity) == 12
+        assert len({a.persona_id for a in activity}) == 1
+        assert any(a.owner_promoter_id is not None and a.kind == "courier" for a in accounts)
+        assert any(
+            a.owner_promoter_id is not None and a.kind == "personal_assisted" for a in accounts
+        )
+        routed_to = {
+            account_id
+            for account_id in session.scalars(
+                select(ChannelScan.account_id).where(ChannelScan.outcome == ScanOutcome.ROUTED)
+            )
+        }
+        assert len(routed_to & {a.id for a in activity}) >= 8
+        confirmed = session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.state == ContactState.CONFIRMED)
+        )
+        assert (confirmed or 0) > 100
+        attributed = session.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.referrer_consumer_id.is_not(None))
+        )
+        assert (attributed or 0) >= 12
+        groups = session.scalars(select(WechatGroup).order_by(WechatGroup.sequence)).all()
+        assert len(groups) == 3
+        assert [g.members_count for g in groups] == [40, 40, 20]
+        assert _count(session, AssistedTask) > 0

@@ -55,6 +55,12 @@ def masked_phone(consumer: Consumer) -> str:
 
 def find_or_create(session: Session, identity: ConsumerIdentity) -> Consumer:
     """The consumer with this phone (preferred) or union id; created when new."""
+    return find_or_create_flagged(session, identity)[0]
+
+
+def find_or_create_flagged(session: Session, identity: ConsumerIdentity) -> tuple[Consumer, bool]:
+    """``find_or_create`` that also says whether this call created the row (``True``): a row
+    created in this transaction is invisible to others, so callers may skip locking it."""
     phone = crypto.normalize_phone(identity.phone) if identity.phone else None
     union_id = (identity.union_id or "").strip() or None
     if phone is None and union_id is None:
@@ -68,7 +74,7 @@ def find_or_create(session: Session, identity: ConsumerIdentity) -> Consumer:
     if found is not None:
         if nickname and not found.nickname:
             found.nickname = nickname
-        return found
+        return found, False
     consumer = Consumer(
         nickname=nickname,
         union_id=union_id,
@@ -83,8 +89,38 @@ def find_or_create(session: Session, identity: ConsumerIdentity) -> Consumer:
         found = _find(repository, phone_index, union_id)
         if found is None:
             raise
-        return found
-    return consumer
+        return found, False
+    return consumer, True
+
+
+def find_or_create_id(session: Session, identity: ConsumerIdentity) -> tuple[int, bool]:
+    """The id of the consumer with this phone or union id, and whether this call created it.
+
+    The hot path of a channel-code scan: no ORM objects, and a concurrent creator of the same
+    person is absorbed by ``INSERT … ON CONFLICT DO NOTHING`` instead of a savepoint. Unlike
+    ``find_or_create`` it never fills in a missing nickname of an existing consumer.
+    """
+    phone = crypto.normalize_phone(identity.phone) if identity.phone else None
+    union_id = (identity.union_id or "").strip() or None
+    if phone is None and union_id is None:
+        raise ConsumerIdentityRequired()
+    if union_id is not None and len(union_id) > UNION_ID_MAX_LENGTH:
+        raise UnionIdInvalid()
+    repository = ConsumerRepository(session)
+    phone_index = crypto.blind_index(phone) if phone else None
+    # Insert first: most scanners are new people, and a conflict is the cheap way to find out.
+    created = repository.insert_ignoring_conflict(
+        nickname=identity.nickname.strip()[:NICKNAME_MAX_LENGTH],
+        union_id=union_id,
+        phone_encrypted=crypto.encrypt(phone) if phone else None,
+        phone_index=phone_index,
+    )
+    if created is not None:
+        return created, True
+    found = repository.id_by_identity(phone_index, union_id)
+    if found is None:
+        raise RuntimeError("consumer insert conflicted but no consumer was found")
+    return found, False
 
 
 def _find(

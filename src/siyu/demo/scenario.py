@@ -21,6 +21,7 @@ from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
 from siyu.demo.money import run_money_loop
+from siyu.demo.pool import load_pool
 from siyu.demo.segments import load_segments_demo
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
@@ -128,6 +129,7 @@ def load_demo(session: Session) -> DemoSummary:
     products, pending, pool = _load_catalog(session, admin)
     network = _load_promoters(session, admin)
     money = run_money_loop(session, admin, SEED)
+    traffic = load_pool(session, admin, SEED)
     audience = load_segments_demo(session, admin)
     return DemoSummary(
         _logins(session),
@@ -137,6 +139,10 @@ def load_demo(session: Session) -> DemoSummary:
             f"近两周：{money.links} 条推广链接，{money.clicks} 次点击，{money.orders} 笔订单，"
             f"成交 ¥{format_yuan(money.gmv_fen)}，{money.refunds} 笔退款，"
             f"{money.settled} 笔佣金已结算，{money.withdrawals} 笔提现",
+            f"私域流量池：{traffic.accounts} 个运营号，活码扫码 {traffic.scans} 次"
+            f"（{traffic.full} 次已满），{traffic.confirmed} 位好友，"
+            f"{traffic.groups} 个优惠券群共 {traffic.group_members} 人，"
+            f"{traffic.open_tasks} 条运营任务待处理",
             f"{audience.tags} 个标签，{audience.segments} 个人群，1 条筛选删除规则，"
             f"{audience.couriers} 个快递员号（{audience.courier_tasks} 个待添加客户任务）",
         ],

@@ -19,6 +19,7 @@ from siyu.kit.time import utc_now
 from siyu.models import (
     AccountKind,
     AssistedTask,
+    Contact,
     OperatorAccount,
     Product,
     Promoter,
@@ -43,8 +44,13 @@ TAGS = [
 LOWER_TIERS = ["tier_3", "tier_4", "tier_5", "tier_6"]
 SEGMENTS: list[tuple[str, str, dict[str, object]]] = [
     (
+        "下沉市场好友",
+        "三线到六线城市的好友：双十一券包的首发人群（product.md §2 的下沉市场）",
+        {"op": "and", "conditions": [{"kind": "tier", "tiers": LOWER_TIERS}]},
+    ),
+    (
         "下沉市场复购客户",
-        "三线到六线城市、买过两次以上的好友：双十一券包的首发人群",
+        "三线到六线城市、买过两次以上的好友",
         {
             "op": "and",
             "conditions": [
@@ -90,11 +96,34 @@ class SegmentsDemo:
     courier_tasks: int
 
 
+def _regions_from_accounts(session: Session) -> None:
+    """The pool demo's contacts answered the greeting's "which district?" but the pool does not
+    store the answer yet: give each contact without a region its account's territory (the code
+    routed them there by territory), so region and tier segments have something to count."""
+    for contact, account in session.execute(
+        select(Contact, OperatorAccount)
+        .join(OperatorAccount, OperatorAccount.id == Contact.account_id)
+        .where(Contact.city_code == "", OperatorAccount.city_code != "")
+        .order_by(Contact.id)
+    ).all():
+        contact.province_code = account.province_code
+        contact.city_code = account.city_code
+        contact.district_code = account.district_code
+    session.flush()
+
+
 def load_segments_demo(session: Session, admin: Principal) -> SegmentsDemo:
-    made_tags = {
-        name: tags.create_tag(session, admin, name, color=color, description=text)
-        for name, color, text in TAGS
-    }
+    _regions_from_accounts(session)
+    # The pool demo's codes may have created some of these already (as event tags): reuse them.
+    existing = {tag.name: tag for tag in tags.list_tags(session, admin)}
+    made_tags = {}
+    for name, color, text in TAGS:
+        tag = existing.get(name)
+        if tag is None:
+            tag = tags.create_tag(session, admin, name, color=color, description=text)
+        else:
+            tag.color, tag.description = color, text
+        made_tags[name] = tag
     saved = 0
     for name, description, rule in SEGMENTS:
         if name == "高消费或 VIP":

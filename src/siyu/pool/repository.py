@@ -6,10 +6,22 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import (
+    Date,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.time import utc_now
 from siyu.models import (
     AccountStatus,
     AssistedTask,
@@ -26,11 +38,12 @@ from siyu.models import (
     Persona,
     WechatGroup,
 )
+from siyu.models.base import UTCDateTime
 from siyu.pool.rules import MAX_RECENT_FAILURES, AccountSnapshot, Rule
 
 # How many candidates one scan reads when nothing needs the full list: the pre-filter in SQL
 # applies the caps, so these are all eligible unless their health flags say otherwise.
-CANDIDATE_WINDOW = 24
+CANDIDATE_WINDOW = 12
 
 Account = OperatorAccount
 
@@ -48,6 +61,79 @@ def _today_adds(day: date) -> Any:
 
 def _today_active_adds(day: date) -> Any:
     return case((Account.adds_day == day, Account.active_adds_today), else_=0)
+
+
+# The scan hot path runs as plain SQL (same text on SQLite ≥ 3.35 and PostgreSQL): statement
+# construction and ORM bookkeeping cost more than the statements themselves there
+# (bench/routing.py). Datetimes still go through UTCDateTime for the per-dialect storage.
+_STAMP = UTCDateTime()
+_CONTACT_COLUMNS = (
+    "consumer_id",
+    "account_id",
+    "owner_promoter_id",
+    "source_kind",
+    "source_id",
+    "referrer_promoter_id",
+    "referrer_consumer_id",
+    "state",
+    "lifecycle_stage",
+    "consent",
+    "marketing_opt_out",
+    "notes",
+    "province_code",
+    "city_code",
+    "district_code",
+    "added_at",
+    "created_at",
+    "updated_at",
+)
+_INSERT_CONTACT = text(
+    f"INSERT INTO contact ({', '.join(_CONTACT_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + column for column in _CONTACT_COLUMNS)}) RETURNING id"
+).bindparams(
+    bindparam("added_at", type_=_STAMP),
+    bindparam("created_at", type_=_STAMP),
+    bindparam("updated_at", type_=_STAMP),
+)
+_SCAN_COLUMNS = (
+    "code_id",
+    "personal_code_id",
+    "consumer_id",
+    "state_raw",
+    "state_valid",
+    "referrer_promoter_id",
+    "referrer_consumer_id",
+    "outcome",
+    "account_id",
+    "contact_id",
+    "candidates_count",
+    "attempts",
+    "reason",
+    "scanned_at",
+)
+_INSERT_SCAN = text(
+    f"INSERT INTO channel_scan ({', '.join(_SCAN_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + column for column in _SCAN_COLUMNS)}) RETURNING id"
+).bindparams(bindparam("scanned_at", type_=_STAMP))
+_RESERVE_SQL = """
+UPDATE operator_account SET
+  friends_used = friends_used + 1,
+  passive_adds_today = CASE WHEN adds_day = :day THEN passive_adds_today ELSE 0 END + {passive},
+  active_adds_today = CASE WHEN adds_day = :day THEN active_adds_today ELSE 0 END + {active},
+  adds_day = :day,
+  updated_at = :now
+WHERE id = :account_id AND deleted_at IS NULL AND status = 'active'
+  AND friends_used < max_friends
+  AND CASE WHEN adds_day = :day THEN {counter} ELSE 0 END < {cap}
+"""
+_RESERVE_PASSIVE = text(
+    _RESERVE_SQL.format(
+        passive=1, active=0, counter="passive_adds_today", cap="passive_adds_per_day"
+    )
+).bindparams(bindparam("day", type_=Date()), bindparam("now", type_=_STAMP))
+_RESERVE_ACTIVE = text(
+    _RESERVE_SQL.format(passive=0, active=1, counter="active_adds_today", cap="active_adds_per_day")
+).bindparams(bindparam("day", type_=Date()), bindparam("now", type_=_STAMP))
 
 
 class AccountRepository:
@@ -231,34 +317,15 @@ class AccountRepository:
         """Take one friend seat and one of today's adds, only if both are under their caps.
 
         One statement: the row lock (PostgreSQL) or the write lock (SQLite) makes the check and
-        the increment atomic, and a first add on a new day resets both daily counters.
+        the increment atomic, and a first add on a new day resets both daily counters. Built
+        once (the hot path of every scan), executed with parameters.
         """
-        passive = _today_adds(day)
-        active_today = _today_active_adds(day)
-        cap_check = (
-            active_today < Account.active_adds_per_day
-            if active
-            else passive < Account.passive_adds_per_day
+        statement = _RESERVE_ACTIVE if active else _RESERVE_PASSIVE
+        # connection().execute: plain SQL needs none of the ORM session's execution layer.
+        result = self.session.connection().execute(
+            statement, {"account_id": account_id, "day": day, "now": utc_now()}
         )
-        values: dict[Any, Any] = {
-            Account.friends_used: Account.friends_used + 1,
-            Account.adds_day: day,
-            Account.passive_adds_today: passive + (0 if active else 1),
-            Account.active_adds_today: active_today + (1 if active else 0),
-        }
-        result = self.session.execute(
-            update(Account)
-            .where(
-                Account.id == account_id,
-                Account.deleted_at.is_(None),
-                Account.status == AccountStatus.ACTIVE,
-                Account.friends_used < Account.max_friends,
-                cap_check,
-            )
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     def release_seat(self, account_id: int) -> None:
         self.session.execute(
@@ -364,9 +431,11 @@ class CodeRepository:
             .execution_options(synchronize_session=False)
         )
 
-    def add_scan(self, scan: ChannelScan) -> ChannelScan:
-        self.session.add(scan)
-        self.session.flush()
+    def add_scan(self, scan: Any) -> Any:
+        """Plain insert of a scan record (``service.ScanRecord``); the record gets its id."""
+        values = {column: getattr(scan, column) for column in _SCAN_COLUMNS}
+        values["outcome"] = str(values["outcome"])
+        scan.id = int(self.session.connection().execute(_INSERT_SCAN, values).scalar_one())
         return scan
 
     def scan_counts(self, code_id: int) -> dict[str, int]:
@@ -432,6 +501,21 @@ class ContactRepository:
         self.session.add(contact)
         self.session.flush()
         return contact
+
+    def insert(self, values: dict[str, Any]) -> int:
+        """Plain insert for the scan hot path (no unit-of-work bookkeeping)."""
+        now = utc_now()
+        params = {
+            "province_code": "",
+            "city_code": "",
+            "district_code": "",
+            **values,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for key in ("source_kind", "state", "lifecycle_stage"):
+            params[key] = str(params[key])
+        return int(self.session.connection().execute(_INSERT_CONTACT, params).scalar_one())
 
     def listing(
         self,

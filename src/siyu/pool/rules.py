@@ -227,6 +227,10 @@ def matches(rule: Rule, account: AccountSnapshot) -> bool:
 
 def refusal(account: AccountSnapshot, now: datetime) -> str | None:
     """Why this account cannot take a new add right now, or None when it can."""
+    return _refusal(account, to_shanghai(now).date(), minute_of_day(now))
+
+
+def _refusal(account: AccountSnapshot, today: date, minute: int) -> str | None:
     if account.deleted:
         return "deleted"
     if account.status != AccountStatus.ACTIVE:
@@ -235,9 +239,9 @@ def refusal(account: AccountSnapshot, now: datetime) -> str | None:
         return "unhealthy"
     if account.friends_used >= account.max_friends:
         return "friends_full"
-    if account.adds_on(to_shanghai(now).date()) >= account.passive_adds_per_day:
+    if account.adds_on(today) >= account.passive_adds_per_day:
         return "daily_adds_full"
-    if not in_window(minute_of_day(now), account.working_from_minute, account.working_until_minute):
+    if not in_window(minute, account.working_from_minute, account.working_until_minute):
         return "outside_working_hours"
     return None
 
@@ -306,15 +310,16 @@ def route(
     code's working hours, active and healthy. Spares (in the order given) skip the rule filters
     and the code's hours but not the caps, status or health.
     """
-    if not in_window(minute_of_day(now), rule.working_from_minute, rule.working_until_minute):
+    today, minute = to_shanghai(now).date(), minute_of_day(now)
+    if not in_window(minute, rule.working_from_minute, rule.working_until_minute):
         return RoutingPlan((), (), 0, "outside_code_hours")
     matching = [account for account in accounts if matches(rule, account)]
-    eligible = [account for account in matching if refusal(account, now) is None]
+    eligible = [account for account in matching if _refusal(account, today, minute) is None]
     ordered = order_candidates(eligible, strategy, rng, last_account_id, rule.weights)
     seen = set(ordered)
     spare_ids: list[int] = []
     for spare in spares:
-        if spare.id not in seen and refusal(spare, now) is None:
+        if spare.id not in seen and _refusal(spare, today, minute) is None:
             spare_ids.append(spare.id)
             seen.add(spare.id)
     reason = ""

@@ -12,7 +12,7 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,7 +31,6 @@ from siyu.models import (
     AccountStatus,
     ChannelCode,
     ChannelCodeStatus,
-    ChannelScan,
     Consumer,
     Contact,
     ContactSourceKind,
@@ -49,13 +48,14 @@ from siyu.models.pool import (
     DEFAULT_MAX_FRIENDS_WECOM,
     DEFAULT_PASSIVE_ADDS_PER_DAY,
 )
-from siyu.pool import rules
+from siyu.pool import rules, snapshots
 from siyu.pool.repository import (
     CANDIDATE_WINDOW,
     AccountRepository,
     CodeRepository,
     ContactRepository,
 )
+from siyu.pool.rules import AccountSnapshot
 from siyu.pool.schemas import AccountCreate, AccountUpdate, CodeCreate, PersonaCreate
 
 logger = logging.getLogger("siyu.pool")
@@ -572,6 +572,7 @@ def set_code_status(
     code = get_code(session, actor, code_id)
     code.status = status
     session.flush()
+    snapshots.forget_codes()
     audit.record(
         session,
         actor.user_id if actor else None,
@@ -602,16 +603,52 @@ def public_code(session: Session, code_text: str) -> ChannelCode | None:
 # --- scans -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
+class ScanRecord:
+    """What one scan decided, as written to ``channel_scan`` (a plain record, not an ORM
+    object: the scan path inserts it with one plain statement)."""
+
+    code_id: int
+    personal_code_id: int | None
+    state_raw: str
+    state_valid: bool
+    referrer_promoter_id: int | None
+    referrer_consumer_id: int | None
+    scanned_at: datetime
+    outcome: ScanOutcome = ScanOutcome.FULL
+    consumer_id: int | None = None
+    account_id: int | None = None
+    contact_id: int | None = None
+    candidates_count: int = 0
+    attempts: int = 0
+    reason: str = ""
+    id: int = 0
+
+
+@dataclass
 class ScanResult:
-    scan: ChannelScan
-    account: OperatorAccount | None
-    contact: Contact | None
+    scan: ScanRecord
+    account_id: int | None
+    contact_id: int | None
     code: ChannelCode
+    session: Session
+
+    @property
+    def contact(self) -> Contact | None:
+        if self.contact_id is None:
+            return None
+        return self.session.get(Contact, self.contact_id)
 
     @property
     def outcome(self) -> ScanOutcome:
         return self.scan.outcome
+
+    @property
+    def account(self) -> OperatorAccount | None:
+        """Loaded on demand: the hot path never needs the whole row."""
+        if self.account_id is None:
+            return None
+        return self.session.get(OperatorAccount, self.account_id)
 
 
 def _resolve(
@@ -620,7 +657,13 @@ def _resolve(
     """(routing code, personal code or None, state valid). Malformed or unknown states are
     harmless: the scan routes normally, unattributed, and the state is kept on the scan row."""
     repository = CodeRepository(session)
-    code = repository.by_code(code_text)
+    settings = current_settings()
+    code: ChannelCode | None = snapshots.code(
+        settings.resolved_database_url,
+        code_text,
+        settings.routing_snapshot_seconds,
+        lambda: repository.by_code(code_text),
+    )
     if code is None:
         raise CodeNotFound()
     personal: ChannelCode | None = None
@@ -655,10 +698,15 @@ def scan(
     """A person scanned a code: route them to one account under every cap, or a spare, or
     'full'. The seat is taken by a conditional UPDATE, so concurrent scans never overfill."""
     code, personal, state_valid = _resolve(session, code_text, state_raw)
+    if code.strategy == RoutingStrategy.ROUND_ROBIN:
+        # The cursor moves with every scan: never route from a cached copy of it.
+        fresh = CodeRepository(session).get(code.id)
+        assert fresh is not None
+        code = fresh
     now = utc_now()
     referrer_promoter_id = personal.referrer_promoter_id if personal else None
     referrer_consumer_id = personal.referrer_consumer_id if personal else None
-    scan_row = ChannelScan(
+    scan_row = ScanRecord(
         code_id=code.id,
         personal_code_id=personal.id if personal else None,
         state_raw=(state_raw or "")[:64],
@@ -666,60 +714,67 @@ def scan(
         referrer_promoter_id=referrer_promoter_id,
         referrer_consumer_id=referrer_consumer_id,
         scanned_at=now,
-        candidates_count=0,
-        attempts=0,
     )
     if code.status != ChannelCodeStatus.ACTIVE:
         scan_row.outcome = ScanOutcome.CLOSED
         scan_row.reason = f"code_{code.status.value}"
         CodeRepository(session).add_scan(scan_row)
-        return ScanResult(scan_row, None, None, code)
-    consumer = consumers.find_or_create(session, identity)
-    consumer = consumers.lock(session, consumer.id)
-    scan_row.consumer_id = consumer.id
+        return ScanResult(scan_row, None, None, code, session)
+    consumer_id, created = consumers.find_or_create_id(session, identity)
+    if not created:
+        # Serialise this person's scans (two phones scanning at once as the same person).
+        consumers.lock(session, consumer_id)
+    scan_row.consumer_id = consumer_id
     contacts = ContactRepository(session)
     accounts = AccountRepository(session)
-    code_ids = [code.id]
-    existing = contacts.live_for_code(consumer.id, code_ids)
+    existing = None if created else contacts.live_for_code(consumer_id, [code.id])
     if existing is not None:
         scan_row.outcome = ScanOutcome.ALREADY_CONTACT
         scan_row.account_id = existing.account_id
         scan_row.contact_id = existing.id
         CodeRepository(session).add_scan(scan_row)
-        return ScanResult(scan_row, accounts.get(existing.account_id), existing, code)
+        return ScanResult(scan_row, existing.account_id, existing.id, code, session)
 
     rule = rules.parse_rule(code.rule)
     day = to_shanghai(now).date()
     minute = rules.minute_of_day(now)
     strategy = code.strategy
     limit = None if strategy == RoutingStrategy.WEIGHTED else CANDIDATE_WINDOW
-    snapshot = accounts.candidates(
-        rule, day, minute, limit, strategy.value, code.round_robin_cursor
+    settings = current_settings()
+    # Round-robin needs the exact cursor, so its snapshot is never cached.
+    ttl = 0.0 if strategy == RoutingStrategy.ROUND_ROBIN else settings.routing_snapshot_seconds
+    cache_key = (settings.resolved_database_url, code.id, code.updated_at, day, minute)
+    snapshot = snapshots.get(
+        cache_key,
+        ttl,
+        lambda: accounts.candidates(
+            rule, day, minute, limit, strategy.value, code.round_robin_cursor
+        ),
     )
     spare_ids = list(code.spare_account_ids or [])
-    spares = (
-        accounts.candidates(rules.Rule(), day, minute, None, "", 0, spare_ids) if spare_ids else []
-    )
-    spares_by_id = {spare.id: spare for spare in spares}
-    ordered_spares = [spares_by_id[i] for i in spare_ids if i in spares_by_id]
-    plan = rules.route(
-        rule,
-        strategy,
-        snapshot,
-        ordered_spares,
-        now,
-        rng or random.Random(),
-        code.round_robin_cursor,
-    )
-    scan_row.candidates_count = plan.candidates_count
-    chosen: int | None = None
+    rng = rng or random.Random()
+    plan = _plan(accounts, rule, strategy, snapshot, spare_ids, day, minute, now, rng, code)
+    chosen: AccountSnapshot | None = None
     outcome = ScanOutcome.FULL
-    for index, account_id in enumerate((*plan.ordered, *plan.spares)):
-        scan_row.attempts += 1
-        if accounts.reserve(account_id, day):
-            chosen = account_id
-            outcome = ScanOutcome.ROUTED if index < len(plan.ordered) else ScanOutcome.SPARE
+    by_id = {account.id: account for account in snapshot}
+    for attempt in range(2):
+        for index, account_id in enumerate((*plan.ordered, *plan.spares)):
+            scan_row.attempts += 1
+            if accounts.reserve(account_id, day):
+                chosen = by_id.get(account_id) or _snapshot_of(accounts, account_id)
+                outcome = ScanOutcome.ROUTED if index < len(plan.ordered) else ScanOutcome.SPARE
+                snapshots.reserved(cache_key, account_id, day)
+                break
+            snapshots.refused(cache_key, account_id)
+        if chosen is not None or attempt == 1 or ttl <= 0:
             break
+        # The cached snapshot ran dry: read the candidates once more, fresh.
+        snapshot = accounts.candidates(
+            rule, day, minute, limit, strategy.value, code.round_robin_cursor
+        )
+        by_id = {account.id: account for account in snapshot}
+        plan = _plan(accounts, rule, strategy, snapshot, spare_ids, day, minute, now, rng, code)
+    scan_row.candidates_count = plan.candidates_count
     if chosen is None:
         scan_row.outcome = ScanOutcome.FULL
         reason = plan.reason or "all_full"
@@ -729,86 +784,117 @@ def scan(
         if reason == "no_candidates":
             logger.warning("code %s has no candidate account (rule %s)", code.code, code.rule)
         CodeRepository(session).add_scan(scan_row)
-        return ScanResult(scan_row, None, None, code)
+        return ScanResult(scan_row, None, None, code, session)
     if strategy == RoutingStrategy.ROUND_ROBIN:
-        CodeRepository(session).set_cursor(code.id, chosen)
-    account = accounts.get(chosen)
-    assert account is not None
-    session.refresh(account)
-    contact = _pending_contact(
+        CodeRepository(session).set_cursor(code.id, chosen.id)
+    contact_id = _pending_contact(
         session,
-        account,
-        consumer,
+        chosen.id,
+        chosen.owner_promoter_id,
+        consumer_id,
         ContactSourceKind.CODE,
         code.id,
         referrer_promoter_id,
         referrer_consumer_id,
+        consumer_is_new=created,
     )
     scan_row.outcome = outcome
-    scan_row.account_id = chosen
-    scan_row.contact_id = contact.id
+    scan_row.account_id = chosen.id
+    scan_row.contact_id = contact_id
     CodeRepository(session).add_scan(scan_row)
     from siyu.pool import tasks
 
-    enqueue(session, tasks.announce_pending, contact.id)
-    return ScanResult(scan_row, account, contact, code)
+    enqueue(session, tasks.announce_pending, contact_id)
+    return ScanResult(scan_row, chosen.id, contact_id, code, session)
+
+
+def _plan(
+    accounts: AccountRepository,
+    rule: rules.Rule,
+    strategy: RoutingStrategy,
+    snapshot: list[AccountSnapshot],
+    spare_ids: list[int],
+    day: date,
+    minute: int,
+    now: datetime,
+    rng: random.Random,
+    code: ChannelCode,
+) -> rules.RoutingPlan:
+    spares = (
+        accounts.candidates(rules.Rule(), day, minute, None, "", 0, spare_ids) if spare_ids else []
+    )
+    spares_by_id = {spare.id: spare for spare in spares}
+    ordered_spares = [spares_by_id[i] for i in spare_ids if i in spares_by_id]
+    return rules.route(rule, strategy, snapshot, ordered_spares, now, rng, code.round_robin_cursor)
+
+
+def _snapshot_of(accounts: AccountRepository, account_id: int) -> AccountSnapshot:
+    account = accounts.get(account_id)
+    assert account is not None
+    return AccountSnapshot(id=account.id, owner_promoter_id=account.owner_promoter_id)
 
 
 def _pending_contact(
     session: Session,
-    account: OperatorAccount,
-    consumer: Consumer,
+    account_id: int,
+    owner_promoter_id: int | None,
+    consumer_id: int,
     source_kind: ContactSourceKind,
     source_id: int | None,
     referrer_promoter_id: int | None,
     referrer_consumer_id: int | None,
-) -> Contact:
-    """The seat is already reserved; make (or reopen) the consumer's contact on the account."""
+    consumer_is_new: bool = False,
+) -> int:
+    """The seat is already reserved; make (or reopen) the consumer's contact on the account.
+
+    The insert is tried first (the common case: a new friendship); an existing row is found
+    through the unique (consumer, account) index only when the insert fails."""
     repository = ContactRepository(session)
     now = utc_now()
-    contact = repository.find(consumer.id, account.id)
-    if contact is not None:
-        if contact.state != ContactState.REMOVED:
-            # Already a friend by another route (the consumer row is locked, so no race): give
-            # the seat and the day's add back.
-            AccountRepository(session).cancel_reservation(account.id, to_shanghai(now).date())
-            return contact
-        contact.state = ContactState.PENDING
-        contact.lifecycle_stage = LifecycleStage.NEW
-        contact.source_kind = source_kind
-        contact.source_id = source_id
-        contact.referrer_promoter_id = referrer_promoter_id
-        contact.referrer_consumer_id = referrer_consumer_id
-        contact.added_at = now
-        contact.confirmed_at = None
-        contact.removed_at = None
-        session.flush()
-        return contact
-    contact = Contact(
-        consumer_id=consumer.id,
-        account_id=account.id,
-        owner_promoter_id=account.owner_promoter_id,
-        source_kind=source_kind,
-        source_id=source_id,
-        referrer_promoter_id=referrer_promoter_id,
-        referrer_consumer_id=referrer_consumer_id,
-        state=ContactState.PENDING,
-        lifecycle_stage=LifecycleStage.NEW,
-        consent=False,
-        marketing_opt_out=False,
-        notes="",
-        added_at=now,
-    )
+    values = {
+        "consumer_id": consumer_id,
+        "account_id": account_id,
+        "owner_promoter_id": owner_promoter_id,
+        "source_kind": source_kind,
+        "source_id": source_id,
+        "referrer_promoter_id": referrer_promoter_id,
+        "referrer_consumer_id": referrer_consumer_id,
+        "state": ContactState.PENDING,
+        "lifecycle_stage": LifecycleStage.NEW,
+        "consent": False,
+        "marketing_opt_out": False,
+        "notes": "",
+        "added_at": now,
+    }
+    if consumer_is_new:
+        # Created in this transaction: no contact of theirs can exist anywhere yet.
+        return repository.insert(values)
+    contact = Contact(**values)
     try:
         with session.begin_nested():
             repository.add(contact)
+        return contact.id
     except IntegrityError:
-        AccountRepository(session).cancel_reservation(account.id, to_shanghai(now).date())
-        found = repository.find(consumer.id, account.id)
-        if found is None:
-            raise
-        return found
-    return contact
+        pass
+    found = repository.find(consumer_id, account_id)
+    if found is None:
+        raise RuntimeError("contact insert failed but no existing contact found")
+    if found.state != ContactState.REMOVED:
+        # Already a friend by another route (the consumer row is locked, so no race): give
+        # the seat and the day's add back.
+        AccountRepository(session).cancel_reservation(account_id, to_shanghai(now).date())
+        return found.id
+    found.state = ContactState.PENDING
+    found.lifecycle_stage = LifecycleStage.NEW
+    found.source_kind = source_kind
+    found.source_id = source_id
+    found.referrer_promoter_id = referrer_promoter_id
+    found.referrer_consumer_id = referrer_consumer_id
+    found.added_at = now
+    found.confirmed_at = None
+    found.removed_at = None
+    session.flush()
+    return found.id
 
 
 def add_contact_directly(
@@ -831,14 +917,20 @@ def add_contact_directly(
     day = to_shanghai(utc_now()).date()
     if not AccountRepository(session).reserve(account.id, day, active=True):
         return None
-    session.refresh(account)
-    contact = _pending_contact(
-        session, account, consumer, source_kind, source_id, referrer_promoter_id, None
+    contact_id = _pending_contact(
+        session,
+        account.id,
+        account.owner_promoter_id,
+        consumer.id,
+        source_kind,
+        source_id,
+        referrer_promoter_id,
+        None,
     )
     from siyu.pool import tasks
 
-    enqueue(session, tasks.announce_pending, contact.id)
-    return contact
+    enqueue(session, tasks.announce_pending, contact_id)
+    return ContactRepository(session).get(contact_id)
 
 
 def announce_pending(session: Session, contact_id: int) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:37:58.086957
+Create Date: 2026-12-01 15:18:02.741071
 """
 
 from collections.abc import Sequence

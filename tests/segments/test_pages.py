@@ -42,6 +42,17 @@ class TestContactsPage:
         page = client.get("/console/contacts", params={"province": "330000", "stage": "customer"})
         assert "共 1 人" in page.text
 
+    def test_pages_keep_the_filters(
+        self, client: ConsoleClient, make_user: Any, scene: Scene, monkeypatch: Any
+    ) -> None:
+        from siyu.web import segment_pages
+
+        monkeypatch.setattr(segment_pages, "PAGE_SIZE", 2)
+        logged_in(client, make_user, Role.OPERATOR, "ops")
+        page = client.get("/console/contacts", params={"state": "confirmed", "tier": ""})
+        assert "第 1 / 2 页，共 3 条" in page.text
+        assert 'href="?state=confirmed&amp;tier=&amp;page=2"' in page.text
+
     def test_promoter_sees_only_their_own(
         self, client: ConsoleClient, make_user: Any, scene: Scene
     ) -> None:

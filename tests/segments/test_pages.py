@@ -109,6 +109,9 @@ class TestSegmentBuilder:
         assert "人群规则有误" in counted.text
         counted = client.post("/console/segments/count", data={"spend_min": "abc"})
         assert 'data-testid="segment-count-error"' in counted.text
+        script = client.post("/console/segments/count", data={"spend_min": "<script>x</script>"})
+        assert "<script>" not in script.text
+        assert "&lt;script&gt;" in script.text
 
     def test_region_options(self, client: ConsoleClient, make_user: Any, scene: Scene) -> None:
         logged_in(client, make_user, Role.OPERATOR, "ops")

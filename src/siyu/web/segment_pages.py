@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
 from starlette.datastructures import FormData
 
 from siyu.errors import AppError
@@ -237,8 +238,9 @@ async def segment_count(request: Request, user: ConsoleUser, session: DbSession)
             session, user, rule, all_owners=bool(form.get("all_owners"))
         )
     except AppError as error:
+        # The message may quote what was typed: escape it.
         return HTMLResponse(
-            f'<span class="text-danger" data-testid="segment-count-error">{error.zh}</span>'
+            f'<span class="text-danger" data-testid="segment-count-error">{escape(error.zh)}</span>'
         )
     return HTMLResponse(
         f'<span data-testid="segment-count">匹配 <b>{matched:,}</b> 人</span>'

@@ -22,6 +22,7 @@ from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreat
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
 from siyu.demo.money import run_money_loop
 from siyu.demo.pool import load_pool
+from siyu.demo.segments import load_segments_demo
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
 from siyu.models import ROLE_LABELS, Merchant, Promoter, PromoterKind, Role
@@ -129,6 +130,7 @@ def load_demo(session: Session) -> DemoSummary:
     network = _load_promoters(session, admin)
     money = run_money_loop(session, admin, SEED)
     traffic = load_pool(session, admin, SEED)
+    audience = load_segments_demo(session, admin)
     return DemoSummary(
         _logins(session),
         [
@@ -143,6 +145,8 @@ def load_demo(session: Session) -> DemoSummary:
             f"（{traffic.full} 次已满），{traffic.confirmed} 位好友，"
             f"{traffic.groups} 个优惠券群共 {traffic.group_members} 人，"
             f"{traffic.open_tasks} 条运营任务待处理",
+            f"{audience.tags} 个标签，{audience.segments} 个人群，1 条筛选删除规则，"
+            f"{audience.couriers} 个快递员号（{audience.courier_tasks} 个待添加客户任务）",
         ],
     )
 

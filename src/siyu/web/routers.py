@@ -58,6 +58,10 @@ def include_routers(app: FastAPI) -> None:
     # Regions, tags, segments, contacts and couriers (docs/segments.md).
     import siyu.segments.hooks  # noqa: F401  (tags from codes, courier binding, releases)
     from siyu.regions import routes as regions_api
+    from siyu.segments import routes as segments_api
+    from siyu.web import segment_pages
 
     app.include_router(regions_api.router, prefix="/api/v1")
+    app.include_router(segments_api.router, prefix="/api/v1")
+    app.include_router(segment_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 15:47:27.875730
+Create Date: 2026-12-01 15:51:46.206747
 """
 
 from collections.abc import Sequence

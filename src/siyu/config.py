@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"
+    # Public scans of channel/group codes per client IP: generous, since mobile carriers put many
+    # people behind one address (CGNAT); it stops scripted floods, not people.
+    scan_rate_limit: str = "300/minute"
     # memory:// is per process; use redis://… when several processes serve the console.
     login_rate_limit_storage: str = "memory://"
     session_max_age_seconds: int = 7 * 24 * 3600

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from siyu.auth.principal import Principal
+from siyu.config import Settings
 from siyu.db import Database
 from siyu.models import AccountStatus, AssistedTask, Contact, ContactState, OperatorAccount
 from siyu.pool import groups
@@ -104,6 +105,24 @@ class TestCodePages:
 
     def test_unknown_code(self, client: ConsoleClient) -> None:
         assert client.get("/c/nothing").status_code == 404
+
+    def test_scans_from_one_address_are_rate_limited(
+        self, client: ConsoleClient, database: Database, settings: Settings, queue: Any
+    ) -> None:
+        settings.scan_rate_limit = "2/minute"
+        with database.sessions() as session:
+            account = make_account(session)
+            code = make_code(session, rule={"account_ids": [account.id]})
+            session.commit()
+        for number in (1, 2):
+            assert client.submit(f"/c/{code.code}", {"phone": f"1380013800{number}"}).is_success
+        refused = client.submit(f"/c/{code.code}", {"phone": "13800138003"})
+        assert refused.status_code == 429
+        assert "尝试次数过多" in refused.text
+        with database.sessions() as session:
+            assert len(session.scalars(select(Contact)).all()) == 2
+        api = client.post(f"/api/v1/pool/scan/{code.code}", json={"phone": "13800138004"})
+        assert (api.status_code, api.json()["error"]) == (429, "rate_limited")
 
     def test_group_code_public_join(self, client: ConsoleClient, database: Database) -> None:
         with database.sessions() as session:

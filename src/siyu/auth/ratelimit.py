@@ -1,4 +1,5 @@
-"""Login rate limit (moving window), in memory or in Redis when several processes serve."""
+"""Rate limits (moving window) for logins, sign-ups and public code scans, in memory or in
+Redis when several processes serve."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def check_signup_allowed(client: str) -> None:
     limit = parse(settings.signup_rate_limit)
     limiter = _limiter(settings.login_rate_limit_storage)
     if not limiter.hit(limit, "signup", f"client:{client}"):
+        raise RateLimited()
+
+
+def check_scan_allowed(client: str) -> None:
+    """Public code scans and group joins from one client, on their own budget."""
+    settings = current_settings()
+    limit = parse(settings.scan_rate_limit)
+    limiter = _limiter(settings.login_rate_limit_storage)
+    if not limiter.hit(limit, "scan", f"client:{client}"):
         raise RateLimited()
 
 

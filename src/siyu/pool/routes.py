@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from siyu.auth.ratelimit import check_scan_allowed
 from siyu.config import current_settings
 from siyu.consumers import service as consumers
 from siyu.consumers.service import ConsumerIdentity
@@ -255,8 +256,9 @@ def code_qr(user: ApiUser, session: DbSession, code_id: int) -> Response:
 
 
 @router.post("/scan/{code}", response_model=ScanOut)
-def scan(session: DbSession, code: str, data: ScanIn) -> ScanOut:
+def scan(request: Request, session: DbSession, code: str, data: ScanIn) -> ScanOut:
     """The scan of a code by a known person (WeChat OAuth, the simulator, load tests)."""
+    check_scan_allowed(request.client.host if request.client else "unknown")
     result = service.scan(
         session,
         code,

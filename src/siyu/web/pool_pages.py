@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from siyu.auth.ratelimit import check_scan_allowed
 from siyu.config import current_settings
 from siyu.consumers.service import ConsumerIdentity
 from siyu.errors import AppError
@@ -545,6 +546,7 @@ def code_scan(
     state: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        check_scan_allowed(request.client.host if request.client else "unknown")
         result = service.scan(session, code, ConsumerIdentity(phone=phone), state or None)
     except AppError as error:
         if error.status == 404:
@@ -580,6 +582,7 @@ def group_join(
     request: Request, code: str, session: DbSession, phone: Annotated[str, Form()] = ""
 ) -> Response:
     try:
+        check_scan_allowed(request.client.host if request.client else "unknown")
         result = groups.join_by_code(session, code, ConsumerIdentity(phone=phone))
     except AppError as error:
         if error.status == 404:

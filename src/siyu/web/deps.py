@@ -31,6 +31,21 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["yuan"] = format_yuan
 templates.env.filters["percent"] = format_percent
 templates.env.filters["shanghai"] = format_shanghai
+
+
+def region_name(code: str | None) -> str:
+    """A division code as people read it (江西省赣州市章贡区); the code itself if unknown."""
+    if not code:
+        return "—"
+    from siyu.regions import service as regions
+
+    try:
+        return regions.full_name(code) or code
+    except AppError:  # malformed or unknown: show what is stored
+        return code
+
+
+templates.env.filters["region"] = region_name
 templates.env.globals.update(
     version=__version__,
     role_labels=ROLE_LABELS,

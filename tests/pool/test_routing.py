@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -210,6 +211,7 @@ class TestBadInput:
     def test_malformed_state_routes_unattributed(
         self, database: Database, state: str, caplog: pytest.LogCaptureFixture
     ) -> None:
+        caplog.set_level(logging.INFO, logger=service.logger.name)
         with database.sessions() as session:
             account = make_account(session)
             code = make_code(session, rule={"account_ids": [account.id]})

@@ -678,7 +678,9 @@ def _resolve(
         found = repository.by_state(state) if state else None
         if found is None or found.parent_id != code.id:
             state_valid = False
-            logger.warning(
+            # Public input (a truncated or hand-edited link): expected, harmless, kept on the scan
+            # row; info rather than warning so it does not alarm whoever reads the console.
+            logger.info(
                 "scan of code %s with unusable state %r: routed unattributed",
                 code.code,
                 state_raw[:64],

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from siyu.auth.principal import Principal
 from siyu.db import Database
 from siyu.errors import PermissionDenied
-from siyu.models import AuditEvent, ChannelEvent, OperatorAccount, Role
+from siyu.models import AuditEvent, ChannelEvent, OperatorAccount, PersonalDataAccess, Role
 from siyu.pool import service
 from tests.conftest import count_rows
 from tests.promoters.conftest import MadePromoter
@@ -115,7 +115,9 @@ class TestAccountsApi:
 
 
 class TestCodesApi:
-    def test_create_scan_stats_qr(self, api_as: Any, admin: Principal, queue: Any) -> None:
+    def test_create_scan_stats_qr(
+        self, api_as: Any, admin: Principal, queue: Any, database: Database
+    ) -> None:
         client = api_as(admin)
         account = create(client, channel_backend="simulator")
         code = client.post(
@@ -142,6 +144,10 @@ class TestCodesApi:
         contacts = client.get("/api/v1/pool/contacts").json()
         assert contacts["total"] == 1
         assert contacts["items"][0]["state"] == "confirmed"
+        # Reading the contact list is a read of personal data: one access row per person.
+        with database.sessions() as session:
+            [row] = session.scalars(select(PersonalDataAccess)).all()
+            assert (row.actor_user_id, row.purpose) == (admin.user_id, "api.pool.contacts")
 
     def test_bad_rule(self, api_as: Any, admin: Principal) -> None:
         response = api_as(admin).post(

@@ -44,6 +44,7 @@ from siyu.pool.schemas import (
     TaskOut,
     TaskResult,
 )
+from siyu.privacy import service as privacy
 from siyu.web.deps import ApiUser, DbSession
 
 router = APIRouter(prefix="/pool", tags=["pool"])
@@ -283,6 +284,9 @@ def list_contacts(
 ) -> dict[str, Any]:
     request = PageRequest(page, size)
     result = service.list_contacts(session, user, request, account_id)
+    privacy.record_reads(
+        session, user, [contact.consumer_id for contact in result.items], "api.pool.contacts"
+    )
     return _page([contact_out(session, c) for c in result.items], result.total, request)
 
 

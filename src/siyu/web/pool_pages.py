@@ -36,6 +36,7 @@ from siyu.models import (
 )
 from siyu.pool import groups, inbox, service
 from siyu.pool.schemas import AccountCreate, AccountUpdate, CodeCreate, GroupCodeCreate
+from siyu.privacy import service as privacy
 from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, OptionalUser, flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -179,6 +180,9 @@ def account_detail(
 ) -> Response:
     account = service.get_account(session, user, account_id)
     contacts = service.list_contacts(session, user, PageRequest(1, 20), account.id)
+    privacy.record_reads(
+        session, user, [contact.consumer_id for contact in contacts.items], "console.pool.account"
+    )
     tasks = inbox.list_tasks(
         session, user, PageRequest(1, 20), AssistedTaskStatus.OPEN, account_id=account.id
     )

@@ -20,10 +20,13 @@ from siyu.models import (
     ContactSourceKind,
     ContactState,
     OperatorAccount,
+    PersonalDataAccess,
     PromoterKind,
+    Role,
 )
 from siyu.pool import events, inbox
 from siyu.segments import couriers
+from tests.conftest import ConsoleClient
 from tests.segments.conftest import PoolBuilder
 
 ADDRESS = "浙江省杭州市西湖区文三路 100 号 3 幢"
@@ -66,7 +69,9 @@ class TestHandOff:
         )
         assert task.script_text.startswith("您好，我是负责您这片区域的快递员李师傅")
         assert order.order_no in task.script_text
-        assert task.script_text.endswith("（添加方式：微信搜索手机号 13812345678）")
+        # The number is shown on the courier's task card (logged), never stored in the task.
+        assert task.script_text.endswith("（添加方式：在微信中搜索任务卡片上的客户手机号）")
+        assert "13812345678" not in task.script_text
         contact = session.get(Contact, task.contact_id)
         assert contact is not None
         assert (contact.state, contact.source_kind, contact.source_id) == (
@@ -151,3 +156,45 @@ class TestNothingToDo:
         pool.session.flush()
         order = pool.order(courier["consumer"].id, 5990, days_ago=0, region="杭州市上城区")
         assert couriers.on_order_received(pool.session, order) is not None
+
+
+class TestCourierTaskCard:
+    def test_the_courier_sees_the_number_and_the_view_is_logged(
+        self,
+        pool: PoolBuilder,
+        courier: dict[str, Any],
+        client: ConsoleClient,
+        make_user: Any,
+    ) -> None:
+        order = pool.order(courier["consumer"].id, 5990, days_ago=0, region=ADDRESS)
+        assert couriers.on_order_received(pool.session, order) is not None
+        pool.session.commit()
+        user = make_user(Role.PROMOTER, "li-courier", promoter_id=courier["promoter"].id)
+        client.login("li-courier")
+        page = client.get("/h5/tasks")
+        assert page.status_code == 200
+        assert 'data-testid="task-phone"' in page.text
+        assert "13812345678" in page.text
+        pool.session.expire_all()
+        rows = pool.session.scalars(select(PersonalDataAccess)).all()
+        assert [(r.actor_user_id, r.subject_id, r.fields) for r in rows] == [
+            (user.user_id, courier["consumer"].id, "phone_full")
+        ]
+
+    def test_another_promoter_sees_neither_task_nor_number(
+        self,
+        pool: PoolBuilder,
+        courier: dict[str, Any],
+        client: ConsoleClient,
+        make_user: Any,
+    ) -> None:
+        order = pool.order(courier["consumer"].id, 5990, days_ago=0, region=ADDRESS)
+        assert couriers.on_order_received(pool.session, order) is not None
+        stranger = pool.promoter("王五")
+        pool.session.commit()
+        make_user(Role.PROMOTER, "wangwu", promoter_id=stranger.id)
+        client.login("wangwu")
+        page = client.get("/h5/tasks")
+        assert "13812345678" not in page.text
+        pool.session.expire_all()
+        assert pool.session.scalars(select(PersonalDataAccess)).all() == []

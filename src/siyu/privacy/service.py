@@ -70,6 +70,22 @@ def reveal_phone(session: Session, actor: Principal, consumer_id: int, reason: s
     return crypto.decrypt(consumer.phone_encrypted)
 
 
+def phones_for_own_work(
+    session: Session, actor: Principal, consumer_ids: Iterable[int | None], purpose: str
+) -> dict[int, str]:
+    """Full phone numbers an operator needs for its own task (a courier adding the customer it
+    delivered to); the caller has scoped the tasks to the actor. Each one is logged as
+    ``phone_full``; the number is never copied into the task itself."""
+    wanted = sorted({consumer_id for consumer_id in consumer_ids if consumer_id is not None})
+    phones: dict[int, str] = {}
+    for consumer_id in wanted:
+        consumer = session.get(Consumer, consumer_id)
+        if consumer is not None and consumer.phone_encrypted:
+            phones[consumer_id] = crypto.decrypt(consumer.phone_encrypted)
+    record_reads(session, actor, phones, purpose, "phone_full")
+    return phones
+
+
 def access_log(
     session: Session,
     actor: Principal,

@@ -114,7 +114,8 @@ def on_order_received(session: Session, order: Order) -> int | None:
             courier=courier.name if courier else "", order_no=order.order_no
         )
         if phone:
-            script += f"\n（添加方式：微信搜索手机号 {phone}）"
+            # The number is shown on the courier's task card (logged), never stored in the task.
+            script += "\n（添加方式：在微信中搜索任务卡片上的客户手机号）"
         task = inbox.create_task(
             session,
             account,

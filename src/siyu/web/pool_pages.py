@@ -41,6 +41,9 @@ from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, OptionalUser, fla
 
 router = APIRouter(include_in_schema=False)
 
+# Courier hand-off tasks (siyu.segments.couriers): the courier needs the customer's number.
+COURIER_TASK_SOURCE = "courier_order"
+
 LABELS: dict[str, Any] = {
     "account_kinds": ACCOUNT_KIND_LABELS,
     "account_statuses": ACCOUNT_STATUS_LABELS,
@@ -505,10 +508,19 @@ def h5_tasks(request: Request, user: ConsoleUser, session: DbSession) -> Respons
     tasks = inbox.list_tasks(
         session, user, PageRequest(1, 100), AssistedTaskStatus.OPEN, today_only=True
     )
+    adds = [t for t in tasks.items if t.source_kind == COURIER_TASK_SOURCE]
+    phones = privacy.phones_for_own_work(
+        session, user, [t.consumer_id for t in adds], "h5.tasks.courier_add"
+    )
     return render(
         request,
         "h5/tasks.html",
-        {"tasks": tasks, "accounts": _account_names(session), **LABELS},
+        {
+            "tasks": tasks,
+            "accounts": _account_names(session),
+            "phones": {t.id: phones[t.consumer_id] for t in adds if t.consumer_id in phones},
+            **LABELS,
+        },
         user=user,
     )
 

@@ -1,7 +1,11 @@
 """Every ORM model, imported here so Alembic and the app see one metadata."""
 
-# Tags, segments, releases and city tier overrides are imported from their modules
-# (siyu.models.segments, siyu.models.regions); listed here so the one metadata holds them.
+# Tags, segments, releases, city tier overrides, campaigns, flows and outreach are imported from
+# their modules (siyu.models.segments, .regions, .campaigns, .flows, .outreach); listed here
+# so the one metadata holds them.
+from siyu.models import campaigns as _campaigns  # noqa: F401
+from siyu.models import flows as _flows  # noqa: F401
+from siyu.models import outreach as _outreach  # noqa: F401
 from siyu.models import regions as _regions  # noqa: F401
 from siyu.models import segments as _segments  # noqa: F401
 from siyu.models.audit import AuditEvent

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 15:51:46.206747
+Create Date: 2026-12-01 17:14:44.774320
 """
 
 from collections.abc import Sequence
@@ -1170,6 +1170,106 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_withdrawal_status"), ["status"], unique=False)
 
     op.create_table(
+        "campaign",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft",
+                "running",
+                "paused",
+                "ended",
+                "archived",
+                name="campaignstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "trigger",
+            sa.Enum(
+                "friend_add",
+                "first_purchase",
+                "share_proof",
+                name="campaigntrigger",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "sponsor_merchant_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "entry_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "group_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("flow_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("poster", sa.JSON(), nullable=False),
+        sa.Column("rules_text", sa.Text(), nullable=False),
+        sa.Column("starts_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("invalidation_days", sa.Integer(), nullable=True),
+        sa.Column("max_invites_per_device", sa.Integer(), nullable=False),
+        sa.Column(
+            "risk",
+            sa.Enum("low", "high", name="campaignrisk", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column("risk_rules", sa.JSON(), nullable=False),
+        sa.Column(
+            "risk_acknowledged_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "risk_acknowledged_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("risk_acknowledgement", sa.String(length=500), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("launched_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_campaign_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_code_id"],
+            ["channel_code.id"],
+            name=op.f("fk_campaign_entry_code_id_channel_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_code_id"], ["group_code.id"], name=op.f("fk_campaign_group_code_id_group_code")
+        ),
+        sa.ForeignKeyConstraint(
+            ["risk_acknowledged_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_campaign_risk_acknowledged_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["sponsor_merchant_id"],
+            ["merchant.id"],
+            name=op.f("fk_campaign_sponsor_merchant_id_merchant"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign")),
+    )
+    op.create_table(
         "channel_scan",
         sa.Column("code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -1602,6 +1702,143 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "campaign_participant",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "personal_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "invited_by_participant_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column("choice", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active", "disqualified", name="participantstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("status_reason", sa.String(length=200), nullable=False),
+        sa.Column("replied_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("qualified_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rewarded_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("group_joined_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_order_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_campaign_participant_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_campaign_participant_campaign_id_campaign"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"],
+            ["consumer.id"],
+            name=op.f("fk_campaign_participant_consumer_id_consumer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_campaign_participant_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by_participant_id"],
+            ["campaign_participant.id"],
+            name=op.f("fk_campaign_participant_invited_by_participant_id_campaign_participant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["personal_code_id"],
+            ["channel_code.id"],
+            name=op.f("fk_campaign_participant_personal_code_id_channel_code"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_participant")),
+        sa.UniqueConstraint(
+            "campaign_id",
+            "consumer_id",
+            name=op.f("uq_campaign_participant_campaign_id_consumer_id"),
+        ),
+    )
+    with op.batch_alter_table("campaign_participant", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_participant_consumer_id"), ["consumer_id"], unique=False
+        )
+
+    op.create_table(
+        "campaign_reward_tier",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("physical", "coupon", name="rewardkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "coupon_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("unit_cost_fen", sa.BigInteger(), nullable=False),
+        sa.Column("is_bonus", sa.Boolean(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "threshold >= 0", name=op.f("ck_campaign_reward_tier_threshold_not_negative")
+        ),
+        sa.CheckConstraint(
+            "unit_cost_fen >= 0", name=op.f("ck_campaign_reward_tier_unit_cost_not_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_campaign_reward_tier_campaign_id_campaign"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["coupon_batch_id"],
+            ["coupon_batch.id"],
+            name=op.f("fk_campaign_reward_tier_coupon_batch_id_coupon_batch"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_reward_tier")),
+        sa.UniqueConstraint(
+            "campaign_id", "position", name=op.f("uq_campaign_reward_tier_campaign_id_position")
+        ),
+    )
+    with op.batch_alter_table("campaign_reward_tier", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_reward_tier_campaign_id"), ["campaign_id"], unique=False
+        )
+
+    op.create_table(
         "coupon_grant",
         sa.Column(
             "coupon_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1802,6 +2039,166 @@ def upgrade() -> None:
             batch_op.f("ix_tracked_link_product_id"), ["product_id"], unique=False
         )
         batch_op.create_index("ix_tracked_link_promoter_id_id", ["promoter_id", "id"], unique=False)
+
+    op.create_table(
+        "campaign_inventory",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("tier_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("issued", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "issued >= 0 AND issued <= total", name=op.f("ck_campaign_inventory_issued_in_range")
+        ),
+        sa.CheckConstraint("total >= 0", name=op.f("ck_campaign_inventory_total_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_campaign_inventory_campaign_id_campaign"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tier_id"],
+            ["campaign_reward_tier.id"],
+            name=op.f("fk_campaign_inventory_tier_id_campaign_reward_tier"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_inventory")),
+        sa.UniqueConstraint(
+            "tier_id", "district_code", name=op.f("uq_campaign_inventory_tier_id_district_code")
+        ),
+    )
+    with op.batch_alter_table("campaign_inventory", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_inventory_campaign_id"), ["campaign_id"], unique=False
+        )
+
+    op.create_table(
+        "campaign_proof",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "participant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("image_url", sa.String(length=200), nullable=False),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending", "approved", "rejected", name="proofstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("ocr_suggestion", sa.JSON(), nullable=False),
+        sa.Column(
+            "reviewed_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("reviewed_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_campaign_proof_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["campaign_participant.id"],
+            name=op.f("fk_campaign_proof_participant_id_campaign_participant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_campaign_proof_reviewed_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_proof")),
+    )
+    with op.batch_alter_table("campaign_proof", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_proof_campaign_id_status", ["campaign_id", "status"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_campaign_proof_sha256"), ["sha256"], unique=False)
+
+    op.create_table(
+        "campaign_reward",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "participant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("tier_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("district_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "issued",
+                "fulfilled",
+                "cancelled",
+                name="rewardstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "coupon_grant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("cost_fen", sa.BigInteger(), nullable=False),
+        sa.Column("issued_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_campaign_reward_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["coupon_grant_id"],
+            ["coupon_grant.id"],
+            name=op.f("fk_campaign_reward_coupon_grant_id_coupon_grant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["campaign_participant.id"],
+            name=op.f("fk_campaign_reward_participant_id_campaign_participant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tier_id"],
+            ["campaign_reward_tier.id"],
+            name=op.f("fk_campaign_reward_tier_id_campaign_reward_tier"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_reward")),
+        sa.UniqueConstraint(
+            "participant_id", "tier_id", name=op.f("uq_campaign_reward_participant_id_tier_id")
+        ),
+    )
+    with op.batch_alter_table("campaign_reward", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_reward_campaign_id_district_code",
+            ["campaign_id", "district_code"],
+            unique=False,
+        )
 
     op.create_table(
         "channel_message",
@@ -2055,6 +2452,90 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "campaign_referral",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "inviter_participant_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "invitee_consumer_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "friend_add", "first_purchase", name="referralkind", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "verified",
+                "invalidated",
+                "rejected",
+                name="referralstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("device_hash", sa.String(length=64), nullable=True),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("verified_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("invalidated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_campaign_referral_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_campaign_referral_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invitee_consumer_id"],
+            ["consumer.id"],
+            name=op.f("fk_campaign_referral_invitee_consumer_id_consumer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["inviter_participant_id"],
+            ["campaign_participant.id"],
+            name=op.f("fk_campaign_referral_inviter_participant_id_campaign_participant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["sales_order.id"], name=op.f("fk_campaign_referral_order_id_sales_order")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_referral")),
+        sa.UniqueConstraint(
+            "campaign_id",
+            "invitee_consumer_id",
+            name=op.f("uq_campaign_referral_campaign_id_invitee_consumer_id"),
+        ),
+    )
+    with op.batch_alter_table("campaign_referral", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_referral_inviter_status",
+            ["inviter_participant_id", "status"],
+            unique=False,
+        )
+
+    op.create_table(
         "order_line",
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -2156,6 +2637,46 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_order_line_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_order_line_product_id"), ["product_id"], unique=False)
 
+    op.create_table(
+        "reward_fulfilment",
+        sa.Column(
+            "reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("consignee_name", sa.String(length=40), nullable=False),
+        sa.Column("consignee_phone_encrypted", sa.String(length=200), nullable=True),
+        sa.Column("address", sa.String(length=200), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "shipped",
+                "delivered",
+                "cancelled",
+                name="fulfilmentstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("carrier", sa.String(length=40), nullable=False),
+        sa.Column("tracking_no", sa.String(length=64), nullable=False),
+        sa.Column("shipped_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reward_id"],
+            ["campaign_reward.id"],
+            name=op.f("fk_reward_fulfilment_reward_id_campaign_reward"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reward_fulfilment")),
+        sa.UniqueConstraint("reward_id", name=op.f("uq_reward_fulfilment_reward_id")),
+    )
     op.create_table(
         "after_sale",
         sa.Column(
@@ -2416,6 +2937,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_after_sale_order_line_id"))
 
     op.drop_table("after_sale")
+    op.drop_table("reward_fulfilment")
     with op.batch_alter_table("order_line", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_line_product_id"))
         batch_op.drop_index(batch_op.f("ix_order_line_order_id"))
@@ -2424,6 +2946,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_line_l1_promoter_id"))
 
     op.drop_table("order_line")
+    with op.batch_alter_table("campaign_referral", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_referral_inviter_status")
+
+    op.drop_table("campaign_referral")
     with op.batch_alter_table("sales_order", schema=None) as batch_op:
         batch_op.drop_index("uq_order_source_external")
         batch_op.drop_index(batch_op.f("ix_sales_order_status"))
@@ -2452,6 +2978,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_channel_message_account_id"))
 
     op.drop_table("channel_message")
+    with op.batch_alter_table("campaign_reward", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_reward_campaign_id_district_code")
+
+    op.drop_table("campaign_reward")
+    with op.batch_alter_table("campaign_proof", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_proof_sha256"))
+        batch_op.drop_index("ix_campaign_proof_campaign_id_status")
+
+    op.drop_table("campaign_proof")
+    with op.batch_alter_table("campaign_inventory", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_inventory_campaign_id"))
+
+    op.drop_table("campaign_inventory")
     with op.batch_alter_table("tracked_link", schema=None) as batch_op:
         batch_op.drop_index("ix_tracked_link_promoter_id_id")
         batch_op.drop_index(batch_op.f("ix_tracked_link_product_id"))
@@ -2473,6 +3012,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_grant_consumer_id"))
 
     op.drop_table("coupon_grant")
+    with op.batch_alter_table("campaign_reward_tier", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_reward_tier_campaign_id"))
+
+    op.drop_table("campaign_reward_tier")
+    with op.batch_alter_table("campaign_participant", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_participant_consumer_id"))
+
+    op.drop_table("campaign_participant")
     with op.batch_alter_table("assisted_task", schema=None) as batch_op:
         batch_op.drop_index("ix_assisted_task_owner_promoter_id_status")
         batch_op.drop_index("ix_assisted_task_account_id_status_due_at")
@@ -2506,6 +3053,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_channel_scan_account_id")
 
     op.drop_table("channel_scan")
+    op.drop_table("campaign")
     with op.batch_alter_table("withdrawal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_withdrawal_status"))
         batch_op.drop_index(batch_op.f("ix_withdrawal_promoter_id"))

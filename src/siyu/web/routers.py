@@ -64,4 +64,9 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(regions_api.router, prefix="/api/v1")
     app.include_router(segments_api.router, prefix="/api/v1")
     app.include_router(segment_pages.router)
+    from siyu.moments import routes as moments_api
+    from siyu.web import moment_pages
+
+    app.include_router(moments_api.router, prefix="/api/v1")
+    app.include_router(moment_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

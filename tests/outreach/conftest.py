@@ -98,10 +98,12 @@ def add_group(session: Session, account_id: int, name: str, **values: Any) -> in
 
 
 @pytest.fixture
-def fleet(database: Database) -> Iterator[Any]:
+def fleet(database: Database) -> Any:
     """fleet(accounts, contacts_each, owner=None) -> Fleet (committed)."""
 
-    def factory(accounts: int, contacts_each: int, owner: int | None = None, **values: Any) -> Fleet:
+    def factory(
+        accounts: int, contacts_each: int, owner: int | None = None, **values: Any
+    ) -> Fleet:
         with database.sessions() as session:
             account_ids: list[int] = []
             contact_ids: list[int] = []
@@ -115,7 +117,7 @@ def fleet(database: Database) -> Iterator[Any]:
             session.commit()
         return Fleet(account_ids, contact_ids, consumer_ids)
 
-    yield factory
+    return factory
 
 
 def make_segment(
@@ -149,4 +151,3 @@ def count_sends(session: Session, **filters: Any) -> int:
     for key, value in filters.items():
         query = query.where(getattr(BroadcastSend, key) == value)
     return int(session.scalar(query) or 0)
-

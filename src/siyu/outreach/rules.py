@@ -377,12 +377,3 @@ def render(text: str, values: Mapping[str, str]) -> str:
     """Fill the per-recipient variables; an empty nickname reads 朋友."""
     nickname = (values.get("nickname") or "").strip() or DEFAULT_NICKNAME
     return _VARIABLE.sub(lambda _match: nickname, text)
-
-
-def parse_keywords(raw: str) -> frozenset[str]:
-    """The opt-out keywords setting (comma separated), compared case-insensitively."""
-    return frozenset(part.strip().casefold() for part in raw.split(",") if part.strip())
-
-
-def is_opt_out(text: str, keywords: frozenset[str]) -> bool:
-    return text.strip().casefold() in keywords

@@ -55,7 +55,7 @@ from siyu.outreach.schemas import AudienceIn, BroadcastIn, PlanOut, ResultsOut
 from siyu.pool import service as pool
 from siyu.privacy import service as privacy
 from siyu.segments import service as segments
-from siyu.segments.service import ContactScope
+from siyu.segments.repository import ContactScope  # a value type (no queries)
 
 logger = logging.getLogger("siyu.outreach")
 
@@ -151,7 +151,8 @@ def targets_groups(audience: AudienceIn) -> bool:
 
 
 def _owner_clause(column: Any, owner: int | None) -> ColumnElement[bool]:
-    return column.is_(None) if owner is None else column == owner
+    clause: ColumnElement[bool] = column.is_(None) if owner is None else column == owner
+    return clause
 
 
 def audience_clause(
@@ -187,7 +188,8 @@ def audience_clause(
             segments.check_references(session, rule, scope)
         except AppError as error:
             raise _problem("unknown tags", "标签不存在或不属于您") from error
-        return segments.compile_for(session, rule, scope)
+        compiled: ColumnElement[bool] = segments.compile_for(session, rule, scope)
+        return compiled
     if audience.kind == AudienceKind.GROUPS:
         if not audience.group_ids:
             raise _problem("group_ids is required", "请至少选择一个群")

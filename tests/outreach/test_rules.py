@@ -55,9 +55,7 @@ class TestSendPieces:
     ) -> None:
         assert rules.send_pieces(*working, *quiet) == pieces
 
-    @given(
-        st.integers(0, 1440), st.integers(0, 1440), st.integers(0, 1440), st.integers(0, 1440)
-    )
+    @given(st.integers(0, 1440), st.integers(0, 1440), st.integers(0, 1440), st.integers(0, 1440))
     @settings(max_examples=300, deadline=None)
     def test_a_minute_is_allowed_exactly_when_working_and_not_quiet(
         self, work_from: int, work_until: int, quiet_from: int, quiet_until: int

@@ -272,8 +272,8 @@ class BroadcastRepository:
 
     def insert_sends(
         self, broadcast: Broadcast, source: Select[Any], per_person: bool, dialect: str
-    ) -> int:
-        """The queue rows of a broadcast, in one INSERT … SELECT; returns how many."""
+    ) -> None:
+        """The queue rows of a broadcast, in one INSERT … SELECT."""
         sub = source.subquery("audience")
         if per_person:
             ranked_person = select(
@@ -358,8 +358,8 @@ class BroadcastRepository:
             case((over_limit, literal("task_limit")), else_=literal("")),
             literal(0, Integer),
         )
-        result = self.session.execute(
-            insert(BroadcastSend).from_select(
+        self.session.connection().execute(
+            insert(BroadcastSend.__table__).from_select(
                 [
                     "broadcast_id",
                     "account_id",
@@ -375,7 +375,6 @@ class BroadcastRepository:
                 query,
             )
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def per_account_counts(self, broadcast_id: int) -> dict[tuple[int, str], int]:
         rows = self.session.execute(

@@ -442,8 +442,9 @@ def plan(session: Session, actor: Principal | None, broadcast_id: int) -> PlanOu
             current_settings().broadcast_requires_consent,
         )
     reasons = repository.reason_counts(source)
-    inserted = repository.insert_sends(broadcast, source, per_person=not groups, dialect=dialect)
+    repository.insert_sends(broadcast, source, per_person=not groups, dialect=dialect)
     counts = repository.per_account_counts(broadcast.id)
+    inserted = sum(counts.values())
     later_reasons: dict[str, int] = {}
     never: dict[str, int] = {k: v for k, v in reasons.items() if k != "ok"}
     duplicates = reasons.get("ok", 0) - inserted

@@ -630,13 +630,14 @@ def _send(
         if group.status == GroupStatus.ARCHIVED:
             return _skip(row, "group_archived")
     interval = timedelta(milliseconds=rules.interval_ms(broadcast.messages_per_minute))
-    # Pace and quotas are taken together or not at all (a savepoint), before anything is sent.
+    # Pace, quotas and the send succeed together or not at all (one savepoint): a failed send
+    # gives its quota units and its pace slot back.
     savepoint = session.begin_nested()
     if not repository.take_pace(account.id, moment, moment + interval):
         savepoint.rollback()
         next_at = repository.pace_next_at(account.id) or moment + interval
         # A backlog (a worker was down) keeps its order and its spacing: each due row waits
-        # one interval more than the due rows before it, so each is deferred once.
+        # one interval more than the queued rows before it, so each is deferred once.
         ahead = repository.due_ahead(row)
         until = max(next_at, moment + timedelta(seconds=1)) + interval * ahead
         return _defer(row, until, "deferred: pacing")
@@ -645,14 +646,14 @@ def _send(
         if blocked is not None:
             savepoint.rollback()
             return _skip(row, blocked)
-    savepoint.commit()
     message = _message(session, broadcast, nickname, MessageKind, OutgoingMessage)
     try:
-        with session.begin_nested():
-            result = backend_for(account).send(session, account, message, contact, group)
+        result = backend_for(account).send(session, account, message, contact, group)
     except AppError as error:
+        savepoint.rollback()
         logger.warning("broadcast %s send %s failed: %s", broadcast.id, row.id, error.code)
         return _skip(row, error.code, SendStatus.FAILED)
+    savepoint.commit()
     row.sent_at = moment
     row.message_id = result.message_id
     row.task_id = result.task_id

@@ -29,6 +29,7 @@ from siyu.pool import service as pool
 from siyu.pool.schemas import AccountCreate
 from siyu.segments import service as segments
 from siyu.segments.schemas import SegmentIn, SegmentRule
+from tests.catalog.conftest import catalog  # noqa: F401  (fixture re-export)
 from tests.links.conftest import _click_buffer_per_test  # noqa: F401  (autouse fixture)
 from tests.promoters.conftest import make_promoter  # noqa: F401  (fixture re-export)
 

@@ -40,7 +40,7 @@ def _findings(data: BroadcastIn) -> list[LintOut]:
     return [
         LintOut(
             rule_id=finding.rule_id,
-            severity=finding.severity.value,
+            severity=finding.severity.name.lower(),
             category=finding.category.value,
             excerpt=finding.excerpt,
             message_zh=finding.message_zh,

@@ -3,7 +3,6 @@ pool's routing is tested elsewhere), and helpers to create, start and drain broa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any

@@ -183,7 +183,8 @@ class TestAttribution:
                 broadcast_in(segment, content_kind="product", link_id=source.id, title="拉杆箱"),
             )
             link_id = broadcast.link_id
-            assert link_id is not None and link_id != source.id
+            assert link_id is not None
+            assert link_id != source.id
             own = links.get_link(session, None, link_id)
             assert (own.sub_id, own.promoter_id, own.product_id) == (
                 f"群发#{broadcast.id}",

@@ -5,6 +5,7 @@ executed at most once."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ def _check(database: Database, world: World, policy: rules.QuotaPolicy) -> None:
         for row in sent:
             assert row.sent_at is not None
             assert not rules.is_quiet(row.sent_at, 22 * 60, 8 * 60), row.sent_at
-            assert row.contact_id is not None and row.consumer_id is not None
+            assert row.contact_id is not None
+            assert row.consumer_id is not None
             opted = world.opted_out_at.get(row.contact_id)
             assert opted is None or row.sent_at < opted
             window = rules.windows(row.sent_at)
@@ -170,8 +172,9 @@ def _check(database: Database, world: World, policy: rules.QuotaPolicy) -> None:
                 (row for row in sent if row.account_id == account_id),
                 key=lambda row: row.sent_at or BASE,
             )
-            for before, after in zip(mine, mine[1:], strict=False):
-                assert before.sent_at is not None and after.sent_at is not None
+            for before, after in itertools.pairwise(mine):
+                assert before.sent_at is not None
+                assert after.sent_at is not None
                 gap = after.sent_at - before.sent_at
                 interval = timedelta(milliseconds=rules.interval_ms(pace[before.broadcast_id]))
                 assert gap >= interval - timedelta(milliseconds=1)

@@ -11,6 +11,7 @@ slot in integer arithmetic, exactly as ``rules.due_epoch`` does.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Table,
     and_,
     case,
     cast,
@@ -359,7 +361,7 @@ class BroadcastRepository:
             literal(0, Integer),
         )
         self.session.connection().execute(
-            insert(BroadcastSend.__table__).from_select(
+            insert(typing.cast(Table, BroadcastSend.__table__)).from_select(
                 [
                     "broadcast_id",
                     "account_id",

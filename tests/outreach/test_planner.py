@@ -154,7 +154,22 @@ class TestPlanCounts:
             assert plan["never"] == 7
             # 17 planned at 1 a minute from 10:00: all inside today's window.
             assert (plan["now"], plan["later"]) == (17, 0)
-            assert count(session, BroadcastSend) == 17
+            # Every audience row is written; the ones left out say why.
+            rows = sends(session, broadcast.id)
+            assert len(rows) == 24
+            assert sum(1 for row in rows if row.status.value == "queued") == 17
+            skipped = sorted(row.reason for row in rows if row.status.value == "skipped")
+            assert skipped == sorted(
+                [
+                    "account_unavailable",
+                    "duplicate_person",
+                    "no_send_window",
+                    "no_send_window",
+                    "not_friend",
+                    "opted_out",
+                    "quota_month",
+                ]
+            )
 
     def test_quiet_hours_start_is_later(self, database: Database, fleet: Any) -> None:
         made = fleet(1, 3)

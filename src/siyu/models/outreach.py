@@ -210,7 +210,6 @@ class BroadcastSend(IdMixin, Base):
             "account_id",
             "status",
         ),
-        Index("ix_broadcast_send_consumer_id_sent_at", "consumer_id", "sent_at"),
     )
 
     broadcast_id: Mapped[int] = mapped_column(BigId, ForeignKey("broadcast.id"))

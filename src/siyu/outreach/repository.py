@@ -267,44 +267,41 @@ class BroadcastRepository:
             .where(audience)
         )
 
-    def reason_counts(self, source: Select[Any]) -> dict[str, int]:
-        sub = source.subquery()
-        rows = self.session.execute(select(sub.c.reason, func.count()).group_by(sub.c.reason)).all()
-        return {str(reason): int(count) for reason, count in rows}
-
     def insert_sends(
         self, broadcast: Broadcast, source: Select[Any], per_person: bool, dialect: str
     ) -> None:
-        """The queue rows of a broadcast, in one INSERT … SELECT."""
+        """Every audience row of a broadcast, in one INSERT … SELECT: the sendable ones queued
+        with their paced due time, the others skipped with the reason (so the plan's counts
+        are one GROUP BY over the rows, and the results can list who was left out and why)."""
         sub = source.subquery("audience")
+        ok = sub.c.reason == "ok"
         if per_person:
-            ranked_person = select(
-                sub.c.contact_id,
-                sub.c.consumer_id,
-                sub.c.group_id,
-                sub.c.account_id,
-                sub.c.key_id,
-                func.row_number()
-                .over(partition_by=sub.c.consumer_id, order_by=sub.c.contact_id)
-                .label("person_rank"),
-            ).where(sub.c.reason == "ok")
-            people = ranked_person.subquery("people")
-            unique = select(
-                people.c.contact_id,
-                people.c.consumer_id,
-                people.c.group_id,
-                people.c.account_id,
-                people.c.key_id,
-            ).where(people.c.person_rank == 1)
+            # One row per person: their first sendable contact; other contacts of theirs are
+            # duplicates (the not-ok ones keep their own reason).
+            person_rank: ColumnElement[Any] = func.row_number().over(
+                partition_by=sub.c.consumer_id,
+                order_by=(case((ok, 0), else_=1), sub.c.contact_id),
+            )
+            final: ColumnElement[Any] = case(
+                (~ok, sub.c.reason), (person_rank > 1, literal("duplicate_person")), else_="ok"
+            )
         else:
-            unique = select(
-                sub.c.contact_id, sub.c.consumer_id, sub.c.group_id, sub.c.account_id, sub.c.key_id
-            ).where(sub.c.reason == "ok")
-        chosen = unique.subquery("chosen")
+            final = sub.c.reason
+        people = select(
+            sub.c.contact_id,
+            sub.c.consumer_id,
+            sub.c.group_id,
+            sub.c.account_id,
+            sub.c.key_id,
+            final.label("reason"),
+        ).subquery("people")
+        sendable = case((people.c.reason == "ok", 0), else_=1)
         slotted = select(
-            chosen,
+            people,
             (
-                func.row_number().over(partition_by=chosen.c.account_id, order_by=chosen.c.key_id)
+                func.row_number().over(
+                    partition_by=(people.c.account_id, sendable), order_by=people.c.key_id
+                )
                 - 1
             ).label("slot"),
         ).subquery("slotted")
@@ -325,7 +322,7 @@ class BroadcastRepository:
                 batch.c3_ms,
             )
             .select_from(slotted)
-            .join(
+            .outerjoin(
                 batch,
                 and_(batch.broadcast_id == broadcast.id, batch.account_id == slotted.c.account_id),
             )
@@ -342,12 +339,18 @@ class BroadcastRepository:
             (p.key_id * rules.JITTER_KEY_FACTOR + broadcast.seed * rules.JITTER_SEED_FACTOR)
             % rules.JITTER_MODULUS
         ) % (broadcast.jitter_seconds + 1)
-        epoch = p.day0_epoch + p.day * rules.SECONDS_PER_DAY + within + jitter
+        start_epoch = int(broadcast.start_at.timestamp())
+        epoch = case(
+            (p.reason == "ok", p.day0_epoch + p.day * rules.SECONDS_PER_DAY + within + jitter),
+            else_=start_epoch,
+        )
         if dialect == "postgresql":
             due: ColumnElement[Any] = func.to_timestamp(epoch)
         else:
-            due = func.strftime("%Y-%m-%d %H:%M:%S.000000", epoch, "unixepoch")
+            # 'YYYY-MM-DD HH:MM:SS', which UTCDateTime reads back as the same instant.
+            due = func.datetime(epoch, "unixepoch")
         over_limit = p.slot >= rules.MAX_RECIPIENTS_PER_TASK
+        queued = and_(p.reason == "ok", ~over_limit)
         query = select(
             literal(broadcast.id, BigInteger),
             p.account_id,
@@ -356,8 +359,12 @@ class BroadcastRepository:
             p.group_id,
             p.slot,
             due,
-            case((over_limit, literal(SendStatus.SKIPPED.value)), else_=SendStatus.QUEUED.value),
-            case((over_limit, literal("task_limit")), else_=literal("")),
+            case((queued, literal(SendStatus.QUEUED.value)), else_=SendStatus.SKIPPED.value),
+            case(
+                (queued, literal("")),
+                (p.reason == "ok", literal("task_limit")),
+                else_=p.reason,
+            ),
             literal(0, Integer),
         )
         self.session.connection().execute(
@@ -378,13 +385,19 @@ class BroadcastRepository:
             )
         )
 
-    def per_account_counts(self, broadcast_id: int) -> dict[tuple[int, str], int]:
+    def plan_counts(self, broadcast_id: int) -> dict[tuple[int, str, str], int]:
+        """(account, status, reason) → rows, right after planning."""
         rows = self.session.execute(
-            select(BroadcastSend.account_id, BroadcastSend.status, func.count())
+            select(
+                BroadcastSend.account_id, BroadcastSend.status, BroadcastSend.reason, func.count()
+            )
             .where(BroadcastSend.broadcast_id == broadcast_id)
-            .group_by(BroadcastSend.account_id, BroadcastSend.status)
+            .group_by(BroadcastSend.account_id, BroadcastSend.status, BroadcastSend.reason)
         ).all()
-        return {(int(account), str(status)): int(count) for account, status, count in rows}
+        return {
+            (int(account), str(status), str(reason)): int(count)
+            for account, status, reason, count in rows
+        }
 
     def batches(self, broadcast_id: int) -> Sequence[BroadcastBatch]:
         return self.session.scalars(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_
@@ -44,6 +44,7 @@ from siyu.models import (
 from siyu.models.outreach import (
     AudienceKind,
     Broadcast,
+    BroadcastBatch,
     BroadcastSend,
     BroadcastStatus,
     ContentKind,
@@ -441,47 +442,79 @@ def plan(session: Session, actor: Principal | None, broadcast_id: int) -> PlanOu
             quota_caps(first_day),
             current_settings().broadcast_requires_consent,
         )
-    reasons = repository.reason_counts(source)
     repository.insert_sends(broadcast, source, per_person=not groups, dialect=dialect)
-    counts = repository.per_account_counts(broadcast.id)
-    inserted = sum(counts.values())
+    counts = repository.plan_counts(broadcast.id)
+    never: dict[str, int] = {}
+    queued: dict[int, int] = {}
+    for (account_id, status, reason), value in counts.items():
+        if status == SendStatus.QUEUED.value:
+            queued[account_id] = queued.get(account_id, 0) + value
+        else:
+            never[reason] = never.get(reason, 0) + value
     later_reasons: dict[str, int] = {}
-    never: dict[str, int] = {k: v for k, v in reasons.items() if k != "ok"}
-    duplicates = reasons.get("ok", 0) - inserted
-    if duplicates:
-        never["duplicate_person"] = duplicates
     now_total = 0
+    first: datetime | None = None
+    last: datetime | None = None
     for batch in repository.batches(broadcast.id):
-        queued = counts.get((batch.account_id, SendStatus.QUEUED.value), 0)
-        over = counts.get((batch.account_id, SendStatus.SKIPPED.value), 0)
-        batch.planned = queued
-        batch.over_limit = over
-        batch.now_count = min(queued, batch.now_slots)
-        batch.later_count = queued - batch.now_count
+        batch.planned = queued.get(batch.account_id, 0)
+        batch.over_limit = counts.get((batch.account_id, SendStatus.SKIPPED.value, "task_limit"), 0)
+        batch.now_count = min(batch.planned, batch.now_slots)
+        batch.later_count = batch.planned - batch.now_count
         now_total += batch.now_count
         if batch.later_count:
             later_reasons[batch.later_reason] = (
                 later_reasons.get(batch.later_reason, 0) + batch.later_count
             )
-        if over:
-            never["task_limit"] = never.get("task_limit", 0) + over
+        if batch.planned:
+            # Without the per-row jitter (at most ``jitter_seconds`` later).
+            begin, end = _due_bounds(batch)
+            first = begin if first is None else min(first, begin)
+            last = end if last is None else max(last, end)
     session.flush()
     repository.drop_empty_batches(broadcast.id)
-    first, last = repository.due_range(broadcast.id)
     result = PlanOut(
-        audience=sum(reasons.values()),
+        audience=sum(counts.values()),
         now=now_total,
         later=sum(later_reasons.values()),
         never=sum(never.values()),
         later_reasons=dict(sorted(later_reasons.items())),
         never_reasons=dict(sorted(never.items())),
-        accounts=len([1 for key in counts if key[1] == SendStatus.QUEUED.value]),
+        accounts=len(queued),
         first_due_at=first,
         last_due_at=last,
     )
     broadcast.plan = {**result.model_dump(mode="json"), "planned_at": now.isoformat()}
     session.flush()
     return result
+
+
+def _due_bounds(batch: BroadcastBatch) -> tuple[datetime, datetime]:
+    plan = rules.AccountPlan(
+        batch.account_id,
+        batch.day0_epoch,
+        _batch_pieces(batch),
+        batch.offset0_ms,
+        batch.interval_ms,
+        batch.now_slots,
+        batch.later_reason,
+    )
+    return (
+        datetime.fromtimestamp(rules.due_epoch(plan, 0, 0, 0, 0), UTC),
+        datetime.fromtimestamp(rules.due_epoch(plan, batch.planned - 1, 0, 0, 0), UTC),
+    )
+
+
+def _batch_pieces(batch: BroadcastBatch) -> tuple[tuple[int, int], ...]:
+    """The send windows (seconds of the day) back from a batch row's columns."""
+    starts = (batch.p0_start, batch.p1_start, batch.p2_start, batch.p3_start)
+    ends = (batch.c1_ms, batch.c2_ms, batch.c3_ms, batch.daily_ms)
+    pieces: list[tuple[int, int]] = []
+    previous = 0
+    for begin, total in zip(starts, ends, strict=True):
+        if total > previous:
+            pieces.append((begin, begin + (total - previous) // 1000))
+        previous = total
+    return tuple(pieces)
 
 
 def start(
@@ -729,7 +762,7 @@ def results(session: Session, actor: Principal | None, broadcast_id: int) -> Res
         orders, gmv = repository.orders(broadcast.link_id)
     return ResultsOut(
         broadcast_id=broadcast.id,
-        planned=sum(counts.values()),
+        planned=int(broadcast.plan.get("now", 0)) + int(broadcast.plan.get("later", 0)),
         queued=total(SendStatus.QUEUED),
         sent=total(SendStatus.SENT),
         handed_to_operators=total(SendStatus.QUEUED_TASK),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:23:22.804354
+Create Date: 2026-12-01 17:33:51.130210
 """
 
 from collections.abc import Sequence
@@ -2691,9 +2691,6 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            "ix_broadcast_send_consumer_id_sent_at", ["consumer_id", "sent_at"], unique=False
-        )
-        batch_op.create_index(
             "ix_broadcast_send_due",
             ["due_at", "id"],
             unique=False,
@@ -3206,7 +3203,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'queued'"),
             postgresql_where=sa.text("status = 'queued'"),
         )
-        batch_op.drop_index("ix_broadcast_send_consumer_id_sent_at")
         batch_op.drop_index("ix_broadcast_send_broadcast_id_account_id_status")
 
     op.drop_table("broadcast_send")

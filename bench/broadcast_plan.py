@@ -21,6 +21,7 @@ Ends with ``broadcast_plan: ratio=<siyu ÷ baseline> target<=3 PASS|MISS``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -232,12 +233,16 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=0, help="contacts (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=0, help="timed runs of each side")
     args = parser.parse_args()
+    url = args.postgres
+    configured = os.environ.get("SIYU_DATABASE_URL", "")
+    if url is None and configured.startswith("postgresql"):
+        url = configured
     size = args.size or (100_000 if args.quick else 1_000_000)
     runs = args.runs or (3 if size <= 100_000 else 2)
-    backend = "PostgreSQL" if args.postgres else "SQLite"
+    backend = "PostgreSQL" if url else "SQLite"
     print(f"broadcast_plan: {backend}, {size:,} contacts over {ACCOUNTS} accounts, {runs} runs")
     with tempfile.TemporaryDirectory(prefix="siyu-bench-broadcast-") as tmp:
-        database = prepare(args.postgres, Path(tmp), size)
+        database = prepare(url, Path(tmp), size)
         started = time.perf_counter()
         load(database.engine, size)
         print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)

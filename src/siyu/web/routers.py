@@ -69,4 +69,10 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(moments_api.router, prefix="/api/v1")
     app.include_router(moment_pages.router)
+    # Broadcasts (docs/outreach.md).
+    from siyu.outreach import routes as outreach_api
+    from siyu.web import outreach_pages
+
+    app.include_router(outreach_api.router, prefix="/api/v1")
+    app.include_router(outreach_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

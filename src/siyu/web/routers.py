@@ -69,6 +69,11 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(moments_api.router, prefix="/api/v1")
     app.include_router(moment_pages.router)
+    from siyu.followups import routes as followups_api
+    from siyu.web import followup_pages
+
+    app.include_router(followups_api.router, prefix="/api/v1")
+    app.include_router(followup_pages.router)
     # Broadcasts (docs/outreach.md).
     from siyu.outreach import routes as outreach_api
     from siyu.web import outreach_pages

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:47:51.428114
+Create Date: 2026-12-01 17:51:30.179739
 """
 
 from collections.abc import Sequence
@@ -2566,6 +2566,60 @@ def upgrade() -> None:
         batch_op.create_index("ix_contact_release_contact_id", ["contact_id"], unique=False)
 
     op.create_table(
+        "followup_rule",
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "click_no_buy",
+                "first_order",
+                "inactive",
+                "vip_group",
+                name="followupkind",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("delay_hours", sa.Integer(), nullable=False),
+        sa.Column("script", sa.Text(), nullable=False),
+        sa.Column("link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "group_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("vip_min_orders", sa.Integer(), nullable=False),
+        sa.Column("vip_min_spend_fen", sa.BigInteger(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=True),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_followup_rule_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_code_id"],
+            ["group_code.id"],
+            name=op.f("fk_followup_rule_group_code_id_group_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["link_id"], ["tracked_link.id"], name=op.f("fk_followup_rule_link_id_tracked_link")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_followup_rule")),
+    )
+    op.create_table(
         "moment_publication",
         sa.Column("post_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -2917,6 +2971,78 @@ def upgrade() -> None:
             ["inviter_participant_id", "status"],
             unique=False,
         )
+
+    op.create_table(
+        "followup",
+        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("trigger_key", sa.String(length=80), nullable=False),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "planned",
+                "sent",
+                "queued_task",
+                "skipped",
+                "failed",
+                name="followupstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("sent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_followup_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_followup_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_followup_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["channel_message.id"],
+            name=op.f("fk_followup_message_id_channel_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["followup_rule.id"], name=op.f("fk_followup_rule_id_followup_rule")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["assisted_task.id"], name=op.f("fk_followup_task_id_assisted_task")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_followup")),
+        sa.UniqueConstraint("rule_id", "trigger_key", name=op.f("uq_followup_rule_id_trigger_key")),
+    )
+    with op.batch_alter_table("followup", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_followup_consumer_id"), ["consumer_id"], unique=False)
+        batch_op.create_index("ix_followup_status_due_at", ["status", "due_at"], unique=False)
 
     op.create_table(
         "moment_interaction",
@@ -3391,6 +3517,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_moment_interaction_account_id_occurred_at")
 
     op.drop_table("moment_interaction")
+    with op.batch_alter_table("followup", schema=None) as batch_op:
+        batch_op.drop_index("ix_followup_status_due_at")
+        batch_op.drop_index(batch_op.f("ix_followup_consumer_id"))
+
+    op.drop_table("followup")
     with op.batch_alter_table("campaign_referral", schema=None) as batch_op:
         batch_op.drop_index("ix_campaign_referral_inviter_status")
 
@@ -3418,6 +3549,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_moment_publication_account_id"))
 
     op.drop_table("moment_publication")
+    op.drop_table("followup_rule")
     with op.batch_alter_table("contact_release", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_release_contact_id")
         batch_op.drop_index("ix_contact_release_account_id_released_at")

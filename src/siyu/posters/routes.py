@@ -49,7 +49,8 @@ def validate(template: dict[str, object]) -> ValidateOut:
             FindingOut(
                 rule_id=finding.rule_id,
                 category=finding.category.value,
-                severity=finding.severity.value,
+                severity=finding.severity.name.lower(),
+                blocking=finding.blocking,
                 message_zh=finding.message_zh,
                 excerpt=finding.excerpt,
             )

@@ -186,8 +186,8 @@ def wrap(text: str, max_width: int, measure: Callable[[str], int]) -> list[str]:
             if measure(candidate) <= max_width:
                 line = candidate
                 continue
-            if token in _NO_LINE_START and line:
-                line = candidate  # hang the punctuation rather than orphan it
+            if token in _NO_LINE_START and line and measure(line) <= max_width:
+                line = candidate  # hang one punctuation mark rather than start a line with it
                 continue
             if line.strip():
                 lines.append(line.rstrip())

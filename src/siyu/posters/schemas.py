@@ -152,7 +152,8 @@ class PreviewIn(BaseModel):
 class FindingOut(BaseModel):
     rule_id: str
     category: str
-    severity: str
+    severity: str  # info | warn | block
+    blocking: bool
     message_zh: str
     excerpt: str
 

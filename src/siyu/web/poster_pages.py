@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
-from siyu.compliance.rules import CATEGORY_LABELS, SEVERITY_LABELS
+from siyu.compliance.rules import CATEGORY_LABELS, SEVERITY_LABELS, Category, Severity
 from siyu.errors import AppError, ValidationFailed
 from siyu.posters import routes as poster_api
 from siyu.posters.schemas import PosterTemplate, PreviewIn
@@ -78,9 +78,9 @@ async def preview_fragment(request: Request, user: ConsoleUser) -> HTMLResponse:
             f'<div class="small text-muted mt-1">{escape(error.en)}</div></div>'
         )
     findings = "".join(
-        f'<li><span class="badge text-bg-{"danger" if f.severity == "block" else "warning"}">'
-        f"{escape(SEVERITY_LABELS.get(f.severity, f.severity))}</span> "  # type: ignore[call-overload]
-        f"{escape(CATEGORY_LABELS.get(f.category, f.category))}："  # type: ignore[call-overload]
+        f'<li><span class="badge text-bg-{"danger" if f.blocking else "warning"}">'
+        f"{escape(SEVERITY_LABELS[Severity[f.severity.upper()]])}</span> "
+        f"{escape(CATEGORY_LABELS[Category(f.category)])}："
         f"{escape(f.message_zh)}（{escape(f.excerpt)}）</li>"
         for f in checked.findings
     )

@@ -74,12 +74,6 @@ def cost_per_contact_fen(cost_fen: int, contacts: int) -> int | None:
     return (2 * cost_fen + contacts) // (2 * contacts)
 
 
-def reward_cost_fen(cost_fen: int, coupon_face_value_fen: int | None, is_coupon: bool) -> int:
-    """What one reward cost: its recorded cost, plus the coupon's face value for coupon rewards
-    (the sponsor gives that discount away when the coupon is used)."""
-    return cost_fen + ((coupon_face_value_fen or 0) if is_coupon else 0)
-
-
 def step_conversion(counts: list[int]) -> list[Ratio]:
     """Each funnel step over the step before it (the first over itself)."""
     ratios: list[Ratio] = []

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from siyu.analytics import campaigns
 from siyu.analytics.routes import csv_response
+from siyu.errors import PermissionDenied
 from siyu.models.campaigns import CAMPAIGN_STATUS_LABELS
 from siyu.web.deps import ConsoleUser, DbSession, render
 
@@ -20,7 +21,7 @@ CHART_GROUPS = 15
 @router.get("/console/analytics/campaigns")
 def campaigns_page(request: Request, user: ConsoleUser, session: DbSession) -> Response:
     if not user.is_platform and user.merchant_id is None:
-        raise campaigns.CampaignNotFound()
+        raise PermissionDenied()
     return render(
         request,
         "console/analytics_campaigns.html",

@@ -24,10 +24,12 @@ from siyu.errors import ValidationFailed
 from siyu.posters import fonts, rules
 from siyu.posters.schemas import NicknameBox, PosterTemplate, TextBox
 
-# zlib level 3 encodes a 1080×1920 poster about as fast as level 1 and as small as level 6 for
-# flat or gradient backgrounds (bench/posters.py prints the levels side by side); ``optimize``
-# would run the compressor several times per poster and is off.
-PNG_COMPRESS_LEVEL = 3
+# PNG encoding is most of a poster's cost. zlib's run-length strategy (Z_RLE = 3) encodes a
+# 1080×1920 poster as fast as level 1 and smaller than level 6 (the PNG row filters already turn
+# flat and gradient areas into runs); ``optimize`` would run the compressor several times per
+# poster. bench/posters.py prints the alternatives side by side.
+PNG_COMPRESS_LEVEL = 6
+PNG_COMPRESS_TYPE = 3  # zlib.Z_RLE
 # Each cached static layer of a 1080×1920 poster is ~6 MB of RGB.
 STATIC_CACHE_SIZE = 8
 QR_BORDER_MODULES = 2
@@ -267,7 +269,9 @@ def render_image(template: PosterTemplate, *, nickname: str, qr_url: str) -> Ima
 
 def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    image.save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE
+    )
     return buffer.getvalue()
 
 

@@ -249,6 +249,26 @@ REFUSED = [
 ]
 
 
+NICKNAME_AT = {"x": 80, "y": 1480}
+REFUSED_ZH = [
+    ({"qr": {**QR_AT, "size": 120}}, "二维码大小不能小于 200"),
+    ({"title_box": {"x": 80, "y": 1400, "width": 920, "height": 200}}, "标题框盖住了二维码"),
+    ({"qr": {"x": 900, "y": 1420}}, "二维码超出了 1080×1920 的画布"),
+    ({"colour": "#fff"}, "colour不是模板中的字段"),
+    ({"nickname": {**NICKNAME_AT, "color": "red"}}, "昵称颜色须为 #rgb 或 #rrggbb（red）"),
+    ({"title": "长" * 61}, "标题最多 60 个字"),
+    ({"qr": {**QR_AT, "size": "big"}}, "二维码大小须为整数"),
+    (
+        {"nickname": {**NICKNAME_AT, "align": "middle"}},
+        "昵称对齐方式只能是 'left', 'center' or 'right'",
+    ),
+    (
+        {"text_box": {"x": 80, "y": 600, "width": 920, "height": 20}},
+        "正文框高度 20 小于字号 48，一行也放不下",
+    ),
+]
+
+
 class TestTemplates:
     def test_empty_template_is_a_full_default_layout(self) -> None:
         template = service.validate_template({})
@@ -270,6 +290,12 @@ class TestTemplates:
         assert problem in caught.value.en
         assert caught.value.zh.startswith("海报模板有误：")
         assert caught.value.status == 422
+
+    @pytest.mark.parametrize(("template", "problem_zh"), REFUSED_ZH)
+    def test_problems_in_chinese(self, template: dict[str, Any], problem_zh: str) -> None:
+        with pytest.raises(service.PosterTemplateInvalid) as caught:
+            service.validate_template(template)
+        assert caught.value.zh == f"海报模板有误：{problem_zh}。"
 
     def test_all_problems_are_listed(self) -> None:
         with pytest.raises(service.PosterTemplateInvalid) as caught:

@@ -26,8 +26,9 @@ class TestColors:
         "value", ["red", "#12", "#12345", "#1234567", "#ggg", "", "rgb(0,0,0)"]
     )
     def test_refused(self, value: str) -> None:
-        with pytest.raises(ValueError, match="colour must be"):
+        with pytest.raises(rules.TemplateProblem, match="colour must be") as caught:
             rules.normalise_color(value)
+        assert caught.value.zh.startswith("颜色须为 #rgb 或 #rrggbb")
 
     def test_contrast(self) -> None:
         assert rules.contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
@@ -80,12 +81,17 @@ class TestLayout:
     def test_outside_the_canvas(self) -> None:
         boxes = {"title_box": (10, 0, 100, 50), "qr": (0, 60, 80, 80)}
         assert rules.layout_problems(100, 150, boxes) == [
-            "title_box (10,0 100×50) goes outside the 100×150 canvas"
+            (
+                "title_box (10,0 100×50) goes outside the 100×150 canvas",
+                "标题框超出了 100×150 的画布",
+            )
         ]
 
     def test_text_over_the_qr(self) -> None:
         boxes = {"nickname": (0, 0, 60, 60), "qr": (50, 50, 50, 50)}
-        assert rules.layout_problems(100, 100, boxes) == ["nickname covers the QR code"]
+        assert rules.layout_problems(100, 100, boxes) == [
+            ("nickname covers the QR code", "昵称盖住了二维码")
+        ]
 
     def test_touching_edges_do_not_overlap(self) -> None:
         boxes = {"nickname": (0, 0, 50, 50), "qr": (50, 50, 50, 50)}

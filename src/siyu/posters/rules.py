@@ -37,6 +37,41 @@ _GRADIENT = re.compile(
 )
 
 Direction = Literal["to bottom", "to right", "to bottom right"]
+
+# How the console names the template's fields (problems are listed in Chinese there).
+FIELD_LABELS = {
+    "width": "画布宽度",
+    "height": "高度",
+    "background": "背景",
+    "title": "标题",
+    "text": "正文",
+    "title_box": "标题框",
+    "text_box": "正文框",
+    "nickname": "昵称",
+    "qr": "二维码",
+    "x": "横坐标",
+    "y": "纵坐标",
+    "size": "大小",
+    "color": "颜色",
+    "align": "对齐方式",
+    "bold": "加粗",
+    "format": "格式",
+    "line_height_pct": "行高",
+}
+
+
+class TemplateProblem(ValueError):
+    """A template rule broken, said in English (API, logs) and Chinese (console)."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+
+def label(field: str) -> str:
+    return FIELD_LABELS.get(field, field)
+
+
 Box = tuple[int, int, int, int]  # x, y, width, height
 
 
@@ -44,7 +79,9 @@ def normalise_color(value: str) -> str:
     """``#rgb`` or ``#rrggbb`` → ``#rrggbb`` (lower case); anything else is refused."""
     text = value.strip()
     if not _HEX.fullmatch(text):
-        raise ValueError(f"colour must be #rgb or #rrggbb, got {value!r}")
+        raise TemplateProblem(
+            f"colour must be #rgb or #rrggbb, got {value!r}", f"颜色须为 #rgb 或 #rrggbb（{value}）"
+        )
     digits = text[1:].lower()
     if len(digits) == 3:
         digits = "".join(character * 2 for character in digits)
@@ -94,23 +131,28 @@ def parse_background(value: str) -> BackgroundSpec:
     if text.startswith(UPLOAD_PREFIX):
         name = text.removeprefix(UPLOAD_PREFIX)
         if not _UPLOAD_NAME.fullmatch(name) or ".." in name:
-            raise ValueError(f"background upload must be /uploads/<file name>, got {value!r}")
+            raise TemplateProblem(
+                f"background upload must be /uploads/<file name>, got {value!r}",
+                "背景图须为上传后得到的 /uploads/… 地址",
+            )
         return BackgroundSpec("upload", upload_name=name)
     if text.startswith("linear-gradient"):
         match = _GRADIENT.fullmatch(text)
         if match is None:
-            raise ValueError(
+            raise TemplateProblem(
                 "gradient must be linear-gradient([to bottom|to right|to bottom right,] "
-                f"#rrggbb, #rrggbb), got {value!r}"
+                f"#rrggbb, #rrggbb), got {value!r}",
+                "渐变须写成 linear-gradient(to bottom, #rrggbb, #rrggbb)",
             )
         direction = match.group(1) or "to bottom"
         colors = (normalise_color(match.group(2)), normalise_color(match.group(3)))
         return BackgroundSpec("gradient", colors, direction)  # type: ignore[arg-type]
     if text.startswith("#"):
         return BackgroundSpec("color", (normalise_color(text),))
-    raise ValueError(
+    raise TemplateProblem(
         f"background must be a colour (#rrggbb), a linear-gradient(…) or /uploads/<name>, got "
-        f"{value!r}"
+        f"{value!r}",
+        "背景须为颜色 #rrggbb、渐变 linear-gradient(…) 或上传的图片",
     )
 
 
@@ -120,20 +162,24 @@ def _overlaps(first: Box, second: Box) -> bool:
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
-def layout_problems(width: int, height: int, boxes: Mapping[str, Box]) -> list[str]:
-    """Every box inside the canvas, and no box over the QR code (``"qr"``)."""
-    problems: list[str] = []
+def layout_problems(width: int, height: int, boxes: Mapping[str, Box]) -> list[tuple[str, str]]:
+    """Every box inside the canvas, and no box over the QR code (``"qr"``): (English, Chinese)
+    for each problem."""
+    problems: list[tuple[str, str]] = []
     for name, (x, y, box_width, box_height) in boxes.items():
         if x + box_width > width or y + box_height > height:
             problems.append(
-                f"{name} ({x},{y} {box_width}×{box_height}) goes outside the {width}×{height} "
-                "canvas"
+                (
+                    f"{name} ({x},{y} {box_width}×{box_height}) goes outside the "
+                    f"{width}×{height} canvas",
+                    f"{label(name)}超出了 {width}×{height} 的画布",
+                )
             )
     qr = boxes.get("qr")
     if qr is not None:
         for name, box in boxes.items():
             if name != "qr" and _overlaps(box, qr):
-                problems.append(f"{name} covers the QR code")
+                problems.append((f"{name} covers the QR code", f"{label(name)}盖住了二维码"))
     return problems
 
 

@@ -46,7 +46,10 @@ class TextBox(_Strict):
     @model_validator(mode="after")
     def _one_line_fits(self) -> TextBox:
         if self.height < self.size:
-            raise ValueError(f"height {self.height} is smaller than the font size {self.size}")
+            raise rules.TemplateProblem(
+                f"height {self.height} is smaller than the font size {self.size}",
+                f"高度 {self.height} 小于字号 {self.size}，一行也放不下",
+            )
         return self
 
 
@@ -65,7 +68,10 @@ class NicknameBox(_Strict):
     @model_validator(mode="after")
     def _has_placeholder(self) -> NicknameBox:
         if self.format.count("{nickname}") != 1 or re.search(r"\{(?!nickname\})", self.format):
-            raise ValueError("format must contain {nickname} exactly once and no other {…}")
+            raise rules.TemplateProblem(
+                "format must contain {nickname} exactly once and no other {…}",
+                "格式中须有且只有一个 {nickname}",
+            )
         return self
 
     @property
@@ -83,8 +89,9 @@ class QrBox(_Strict):
     @model_validator(mode="after")
     def _contrast(self) -> QrBox:
         if rules.contrast_ratio(self.color, self.background) < rules.MIN_QR_CONTRAST:
-            raise ValueError(
-                f"QR colours {self.color} on {self.background} have too little contrast to scan"
+            raise rules.TemplateProblem(
+                f"QR colours {self.color} on {self.background} have too little contrast to scan",
+                f"二维码颜色 {self.color} 与底色 {self.background} 对比度太低，无法扫码",
             )
         return self
 
@@ -133,7 +140,9 @@ class PosterTemplate(_Strict):
         }  # fmt: skip
         problems = rules.layout_problems(self.width, self.height, boxes)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise rules.TemplateProblem(
+                "; ".join(en for en, _zh in problems), "；".join(zh for _en, zh in problems)
+            )
         return self
 
     def canonical(self) -> dict[str, Any]:

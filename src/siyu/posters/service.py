@@ -40,7 +40,7 @@ SAMPLE_QR_URL = "https://example.com/c/SAMPLE?state=preview-sample"
 class PosterTemplateInvalid(ValidationFailed):
     code = "poster_template_invalid"
     message_en = "The poster template is invalid: {problems}."
-    message_zh = "海报模板有误：{problems}。"
+    message_zh = "海报模板有误：{problems_zh}。"
 
 
 class PosterBackgroundMissing(ValidationFailed):
@@ -68,16 +68,50 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location) or "template"
 
 
+_PROBLEMS_ZH = {
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "string_too_long": "最多 {max_length} 个字",
+    "extra_forbidden": "不是模板中的字段",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "string_type": "须为文字",
+    "bool_type": "须为 true 或 false",
+    "bool_parsing": "须为 true 或 false",
+    "literal_error": "只能是 {expected}",
+    "model_type": "须为 JSON 对象 {{…}}",
+    "model_attributes_type": "须为 JSON 对象 {{…}}",
+}
+
+
+def _problem_zh(item: Any) -> str:
+    labels = [rules.label(str(part)) for part in item["loc"]]
+    context = item.get("ctx") or {}
+    error = context.get("error")
+    if isinstance(error, rules.TemplateProblem):
+        detail = error.zh
+    elif item["type"] in _PROBLEMS_ZH:
+        detail = _PROBLEMS_ZH[item["type"]].format(**context)
+    else:
+        detail = item["msg"]
+    if labels and detail.startswith(labels[-1]):
+        labels.pop()  # "颜色须为…" under 昵称 reads 昵称颜色须为…
+    return "".join(labels) + detail
+
+
 def validate_template(data: dict[str, Any] | None) -> PosterTemplate:
     """The template, normalised; raises PosterTemplateInvalid listing every problem."""
     try:
         template = PosterTemplate.model_validate(data or {})
     except ValidationError as error:
+        items = error.errors()
         problems = "; ".join(
             f"{_field_path(item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors()
+            for item in items
         )
-        raise PosterTemplateInvalid(problems=problems) from None
+        problems_zh = "；".join(_problem_zh(item) for item in items)
+        raise PosterTemplateInvalid(problems=problems, problems_zh=problems_zh) from None
     spec = rules.parse_background(template.background)
     if spec.kind == "upload":
         path = current_settings().upload_dir / spec.upload_name

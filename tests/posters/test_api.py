@@ -180,6 +180,48 @@ class TestConsole:
         assert response.headers["content-type"] == "image/png"
         assert decode_qr(open_png(response.content)) == [service.SAMPLE_QR_URL]
 
+    def test_background_upload(
+        self, client: ConsoleClient, admin: Principal, settings: Any
+    ) -> None:
+        client.login("admin")
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 30), "#abcdef").save(buffer, format="JPEG")
+        fragment = client.post(
+            "/console/posters/backgrounds",
+            data={"csrf_token": client.csrf()},
+            files={"file": ("bg.jpg", buffer.getvalue(), "image/jpeg")},
+        )
+        assert fragment.status_code == 200
+        assert 'data-testid="background-uploaded"' in fragment.text
+        assert "已上传 40×30" in fragment.text
+        names = [path.name for path in settings.upload_dir.iterdir()]
+        assert len(names) == 1
+        assert f'data-background="/uploads/{names[0]}"' in fragment.text
+
+    def test_background_upload_refused(
+        self, client: ConsoleClient, admin: Principal, settings: Any
+    ) -> None:
+        client.login("admin")
+        fragment = client.post(
+            "/console/posters/backgrounds",
+            data={"csrf_token": client.csrf()},
+            files={"file": ("x.txt", b"hello", "text/plain")},
+        )
+        assert 'data-testid="background-error"' in fragment.text
+        assert list(settings.upload_dir.iterdir()) == []
+
+    def test_background_upload_needs_csrf(
+        self, client: ConsoleClient, admin: Principal, settings: Any
+    ) -> None:
+        client.login("admin")
+        response = client.post(
+            "/console/posters/backgrounds",
+            data={"csrf_token": "forged"},
+            files={"file": ("bg.png", b"x", "image/png")},
+        )
+        assert response.status_code == 403
+        assert list(settings.upload_dir.iterdir()) == []
+
     def test_promoter_is_refused(self, client: ConsoleClient, make_promoter: Any) -> None:
         make_promoter("甲", 1)
         client.login("13800000001")

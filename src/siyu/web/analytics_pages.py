@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from siyu.analytics import campaigns
 from siyu.analytics.routes import csv_response
 from siyu.errors import PermissionDenied
+from siyu.kit.time import utc_now
 from siyu.models.campaigns import CAMPAIGN_STATUS_LABELS
 from siyu.web.deps import ConsoleUser, DbSession, render
 
@@ -16,6 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 # The bar charts show the biggest groups; the tables below them list every group.
 CHART_GROUPS = 15
+# The page re-reads its figures this often (htmx), so a running campaign's funnel stays live.
+REFRESH_SECONDS = 30
 
 
 @router.get("/console/analytics/campaigns")
@@ -43,6 +46,8 @@ def campaign_page(
         {
             "funnel": funnel,
             "campaign": funnel.campaign,
+            "now": utc_now(),
+            "refresh_seconds": REFRESH_SECONDS,
             "statuses": CAMPAIGN_STATUS_LABELS,
             "funnel_chart": {
                 "categories": [step.label for step in funnel.steps],

@@ -10,12 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
+from starlette.datastructures import UploadFile
 
 from siyu.compliance.rules import CATEGORY_LABELS, SEVERITY_LABELS, Category, Severity
+from siyu.config import current_settings
 from siyu.errors import AppError, ValidationFailed
 from siyu.posters import routes as poster_api
+from siyu.posters import service
 from siyu.posters.schemas import PosterTemplate, PreviewIn
-from siyu.web.deps import ConsoleUser, render
+from siyu.web.deps import ConsoleUser, CsrfChecked, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,6 +97,37 @@ async def preview_fragment(request: Request, user: ConsoleUser) -> HTMLResponse:
         f'{notes}<img class="img-fluid border" data-testid="poster-preview" alt="海报预览" '
         f'src="data:image/png;base64,{encoded}">'
     )
+
+
+@router.post(
+    "/console/posters/backgrounds", response_class=HTMLResponse, dependencies=[CsrfChecked]
+)
+async def upload_background(request: Request, user: ConsoleUser) -> HTMLResponse:
+    """htmx: store an uploaded background and offer it to the template being edited."""
+    poster_api.require_designer(user)
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise service.PosterBackgroundInvalid(limit=_upload_limit())
+        data = await upload.read(current_settings().upload_max_bytes + 1)
+        url, width, height = service.store_background(data)
+    except AppError as error:
+        return HTMLResponse(
+            '<div class="text-danger small" data-testid="background-error">'
+            f"{escape(error.zh)}</div>"
+        )
+    return HTMLResponse(
+        f'<div class="small" data-testid="background-uploaded">已上传 {width}×{height}：'
+        f"<code>{escape(url)}</code> "
+        f'<button type="button" class="btn btn-sm btn-outline-primary" '
+        f'data-background="{escape(url)}" onclick="siyuUseBackground(this.dataset.background)">'
+        "用作背景</button></div>"
+    )
+
+
+def _upload_limit() -> str:
+    return f"{current_settings().upload_max_bytes // (1024 * 1024)} MB"
 
 
 @router.get("/console/posters/preview.png")

@@ -102,6 +102,14 @@
 
   window.siyuCharts = { draw: draw, drawAll: drawAll, optionsFor: optionsFor };
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // Charts about to be replaced by an htmx swap are disposed first (ECharts keeps a registry).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (typeof echarts === "undefined") { return; }
+    event.target.querySelectorAll("[data-siyu-chart]").forEach(function (element) {
+      var chart = echarts.getInstanceByDom(element);
+      if (chart) { chart.dispose(); }
+    });
+  });
   document.addEventListener("htmx:afterSwap", function (event) { drawAll(event.target); });
   window.addEventListener("resize", function () {
     document.querySelectorAll("[data-siyu-chart]").forEach(function (element) {

@@ -109,6 +109,14 @@ class TestValidateApi:
         assert (body["publishable"], body["findings"]) == (True, [])
 
 
+class TestSchemaApi:
+    def test_json_schema(self, api_as: Any, admin: Principal) -> None:
+        schema = api_as(admin).get("/api/v1/posters/schema").json()
+        assert schema["title"] == "PosterTemplate"
+        assert schema["properties"]["width"]["default"] == 1080
+        assert schema["$defs"]["QrBox"]["properties"]["size"]["minimum"] == 200
+
+
 class TestBackgroundApi:
     def png(self) -> bytes:
         buffer = io.BytesIO()

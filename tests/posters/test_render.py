@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ class TestOutput:
     def test_each_participant_gets_their_own_code(self) -> None:
         other = "https://siyu.example.cn/c/Zz9yXw8V?state=other-person"
         assert decode_qr(render(TEMPLATE, url=other)) == [other]
+
+    def test_threads_render_at_once(self) -> None:
+        urls = [f"{URL}-{number}" for number in range(8)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            images = list(pool.map(lambda url: render(TEMPLATE, url=url), urls))
+        assert [decode_qr(image) for image in images] == [[url] for url in urls]
+        assert service.static_cache.misses + service.static_cache.hits == 8
 
     def test_compress_level_is_used(self) -> None:
         data = service.render_poster(TEMPLATE, nickname="小明", qr_url=URL)

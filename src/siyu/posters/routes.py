@@ -4,6 +4,8 @@ merchants (who sponsor campaigns)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, UploadFile
 from fastapi.responses import Response
 
@@ -13,7 +15,13 @@ from siyu.compliance.rules import TextKind, blocking
 from siyu.config import current_settings
 from siyu.models import Role
 from siyu.posters import service
-from siyu.posters.schemas import BackgroundOut, FindingOut, PreviewIn, ValidateOut
+from siyu.posters.schemas import (
+    BackgroundOut,
+    FindingOut,
+    PosterTemplate,
+    PreviewIn,
+    ValidateOut,
+)
 from siyu.web.deps import ApiUser
 
 router = APIRouter(prefix="/posters", tags=["posters"])
@@ -66,6 +74,14 @@ def validate_route(template: dict[str, object], user: ApiUser) -> ValidateOut:
     Saving a campaign still goes through ``compliance.require_publishable``."""
     require_designer(user)
     return validate(template)
+
+
+@router.get("/schema")
+def template_schema(user: ApiUser) -> dict[str, Any]:
+    """The template's JSON Schema (defaults and limits), for builders outside siyu. The layout
+    rules (boxes inside the canvas, nothing over the QR code) are checked by /validate."""
+    require_designer(user)
+    return PosterTemplate.model_json_schema()
 
 
 @router.post("/backgrounds", response_model=BackgroundOut, status_code=201)

@@ -93,7 +93,45 @@ def build(session: Session) -> Scene:
     session.add_all([campaign, other, empty])
     session.flush()
 
-    # Scans: 10 rows of the campaign's codes (8 distinct people), 1 of a foreign code.
+    contacts: dict[str, int] = {}
+
+    # Contacts: 7 confirmed from the campaign (one removed later still counts as added).
+    def contact(
+        consumer: str,
+        account: Any,
+        state: ContactState = ContactState.CONFIRMED,
+        district: str = "",
+        source_kind: ContactSourceKind = ContactSourceKind.CODE,
+        source_id: int = entry.id,
+    ) -> None:
+        row = Contact(
+            consumer_id=c[consumer].id,
+            account_id=account.id,
+            source_kind=source_kind,
+            source_id=source_id,
+            state=state,
+            district_code=district,
+            added_at=now,
+            confirmed_at=None if state == ContactState.PENDING else now,
+        )
+        session.add(row)
+        session.flush()
+        contacts[consumer] = row.id
+
+    contact("c1", account_1)
+    contact("c2", account_1)
+    contact("c3", account_2)
+    contact("c4", account_2, ContactState.PENDING)
+    contact("c5", account_1, district=ZHANGGONG)
+    contact("c6", account_1)
+    contact("c7", account_2, ContactState.REMOVED)
+    contact("c9", account_2, district=XIHU, source_kind=ContactSourceKind.CAMPAIGN,
+            source_id=campaign.id)  # fmt: skip
+    contact("c8", account_1, source_id=foreign.id)  # another code: not the campaign's
+    contact("c10", account_1, source_kind=ContactSourceKind.CAMPAIGN, source_id=other.id)
+
+    # Scans (as the pool writes them: a personal code's scan carries its parent's code_id):
+    # 11 rows of the campaign's codes (9 distinct people), 1 of a foreign code.
     def scan(
         consumer: str | None,
         outcome: ScanOutcome,
@@ -108,6 +146,7 @@ def build(session: Session) -> Scene:
                 consumer_id=c[consumer].id if consumer else None,
                 outcome=outcome,
                 account_id=account,
+                contact_id=contacts.get(consumer or "") if account else None,
                 scanned_at=now,
             )
         )
@@ -122,40 +161,9 @@ def build(session: Session) -> Scene:
     scan(None, ScanOutcome.CLOSED, None)
     scan("c10", ScanOutcome.FULL, None)
     scan("c8", routed, account_1.id, code_id=foreign.id)
-
-    # Contacts: 7 confirmed from the campaign (one removed later still counts as added).
-    def contact(
-        consumer: str,
-        account: Any,
-        state: ContactState = ContactState.CONFIRMED,
-        district: str = "",
-        source_kind: ContactSourceKind = ContactSourceKind.CODE,
-        source_id: int = entry.id,
-    ) -> None:
-        session.add(
-            Contact(
-                consumer_id=c[consumer].id,
-                account_id=account.id,
-                source_kind=source_kind,
-                source_id=source_id,
-                state=state,
-                district_code=district,
-                added_at=now,
-                confirmed_at=None if state == ContactState.PENDING else now,
-            )
-        )
-
-    contact("c1", account_1)
-    contact("c2", account_1)
-    contact("c3", account_2)
-    contact("c4", account_2, ContactState.PENDING)
-    contact("c5", account_1, district=ZHANGGONG)
-    contact("c6", account_1)
-    contact("c7", account_2, ContactState.REMOVED)
-    contact("c9", account_2, district=XIHU, source_kind=ContactSourceKind.CAMPAIGN,
-            source_id=campaign.id)  # fmt: skip
-    contact("c8", account_1, source_id=foreign.id)  # another code: not the campaign's
-    contact("c10", account_1, source_kind=ContactSourceKind.CAMPAIGN, source_id=other.id)
+    # c8 was already a friend through the foreign code: the campaign's scan reached that contact
+    # (the pool routes to the existing friendship), which the campaign did not bring.
+    scan("c8", routed, account_1.id)
 
     def participant(
         consumer: str, district: str, account: Any, milestones: int, campaign_id: int = campaign.id

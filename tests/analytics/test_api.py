@@ -18,13 +18,13 @@ class TestFunnelApi:
         response = api_as(admin).get(f"/api/v1/analytics/campaigns/{scene.campaign_id}/funnel")
         assert response.status_code == 200, response.text
         body = response.json()
-        assert (body["name"], body["status"], body["scans"]) == ("免费领取拉杆箱", "running", 10)
+        assert (body["name"], body["status"], body["scans"]) == ("免费领取拉杆箱", "running", 11)
         assert [(s["key"], s["count"]) for s in body["steps"]][:3] == [
-            ("scanners", 8),
+            ("scanners", 9),
             ("added", 7),
             ("participants", 4),
         ]
-        assert body["steps"][1]["of_previous"] == "0.88"
+        assert body["steps"][1]["of_previous"] == "0.78"
         assert body["k"] == {
             "participants": 4,
             "invites": 5,
@@ -42,8 +42,8 @@ class TestFunnelApi:
         )
         account = next(a for a in body["accounts"] if a["label"] == "活动号1")
         assert (account["scans"], account["scanners"], account["cost_per_contact_fen"]) == (
+            6,
             5,
-            4,
             1500,
         )
 
@@ -93,7 +93,7 @@ class TestPages:
         funnel = chart_spec(html, "chart-funnel")
         assert funnel["kind"] == "funnel"
         assert funnel["categories"][:2] == ["扫码", "添加好友"]
-        assert funnel["series"] == [{"name": "人数", "data": [8, 7, 4, 3, 2, 1, 1, 1]}]
+        assert funnel["series"] == [{"name": "人数", "data": [9, 7, 4, 3, 2, 1, 1, 1]}]
         districts = chart_spec(html, "chart-districts")
         assert districts["categories"] == ["江西省赣州市章贡区", "未填写", "浙江省杭州市西湖区"]
         assert districts["series"][0] == {"name": "参与人数", "data": [2, 1, 1]}

@@ -147,7 +147,7 @@ def funnel(session: Session, scene: Scene) -> campaigns.CampaignFunnel:
 class TestFunnel:
     def test_steps(self, funnel: campaigns.CampaignFunnel) -> None:
         assert [(s.label, s.count) for s in funnel.steps] == [
-            ("扫码", 8),
+            ("扫码", 9),
             ("添加好友", 7),
             ("参与活动", 4),
             ("回复", 3),
@@ -156,11 +156,11 @@ class TestFunnel:
             ("进群", 1),
             ("下单", 1),
         ]
-        assert funnel.totals.scans == 10
+        assert funnel.totals.scans == 11
         assert [s.of_previous.percent() for s in funnel.steps] == [
-            "100.0%", "87.5%", "57.1%", "75.0%", "66.7%", "50.0%", "100.0%", "100.0%",
+            "100.0%", "77.8%", "57.1%", "75.0%", "66.7%", "50.0%", "100.0%", "100.0%",
         ]  # fmt: skip
-        assert funnel.steps[-1].of_first.percent() == "12.5%"
+        assert funnel.steps[-1].of_first.percent() == "11.1%"
 
     def test_k_factor(self, funnel: campaigns.CampaignFunnel) -> None:
         k = funnel.k
@@ -243,7 +243,7 @@ class TestByAccount:
         rows = {row.label: row for row in funnel.accounts}
         assert set(rows) == {"活动号1", "活动号2", "未分配"}
         first = rows["活动号1"].figures
-        assert (first.scans, first.scanners, first.added, first.participants) == (5, 4, 4, 2)
+        assert (first.scans, first.scanners, first.added, first.participants) == (6, 5, 4, 2)
         assert (first.invites, first.verified, first.reward_cost_fen) == (4, 2, 6000)
         assert rows["活动号1"].cost_per_contact_fen == 1500
         second = rows["活动号2"]
@@ -292,8 +292,8 @@ class TestAccess:
 class TestCsv:
     def test_funnel(self, funnel: campaigns.CampaignFunnel) -> None:
         text = campaigns.export_csv(funnel, "funnel")
-        assert text.startswith("\ufeff环节,人数,占上一步,占扫码\r\n扫码,8,100.0%,100.0%\r\n")
-        assert "下单,1,100.0%,12.5%\r\n" in text
+        assert text.startswith("\ufeff环节,人数,占上一步,占扫码\r\n扫码,9,100.0%,100.0%\r\n")
+        assert "下单,1,100.0%,11.1%\r\n" in text
 
     def test_districts(self, funnel: campaigns.CampaignFunnel) -> None:
         lines = campaigns.export_csv(funnel, "districts").splitlines()
@@ -303,7 +303,7 @@ class TestCsv:
     def test_accounts(self, funnel: campaigns.CampaignFunnel, scene: Scene) -> None:
         lines = campaigns.export_csv(funnel, "accounts").splitlines()
         first = scene.account_ids["活动号1"]
-        assert f"{first},活动号1,5,4,2,2,2,1,1,1,4,4,2,2.00,50.0%,1.00,60.00,15.00" in lines
+        assert f"{first},活动号1,6,5,2,2,2,1,1,1,4,4,2,2.00,50.0%,1.00,60.00,15.00" in lines
 
     def test_unknown_table(self, funnel: campaigns.CampaignFunnel) -> None:
         with pytest.raises(campaigns.AnalyticsTableUnknown):

@@ -35,7 +35,7 @@ class TestCampaignAnalytics:
             expect(element).to_have_attribute("data-siyu-chart-state", "drawn")
             expect(element.locator("svg")).to_have_count(1)
         funnel = page.get_by_test_id("chart-funnel")
-        expect(funnel).to_contain_text("扫码：8")
+        expect(funnel).to_contain_text("扫码：9")
         expect(funnel).to_contain_text("添加好友：7")
         expect(page.get_by_test_id("chart-districts")).to_contain_text("江西省赣州市章贡区")
         expect(page.get_by_test_id("kpi-k")).to_have_text("0.75")

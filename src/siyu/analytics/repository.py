@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from siyu.models import ChannelCode, ChannelScan, Contact, CouponBatch, CouponGrant
@@ -88,12 +88,15 @@ class AnalyticsRepository:
         return [(row[-1], *row[:-1]) for row in self.session.execute(grouped).all()]
 
     def scans(self, code_ids: list[int], grouping: Grouping) -> dict[Any, tuple[int, int]]:
-        """(scan rows, distinct scanners) per group. Scans carry no district: by district the
-        whole campaign's figure is under the key None."""
+        """(scan rows, distinct scanners) per group. A scan of a personal code is stored with
+        its parent's ``code_id`` (and the personal code in ``personal_code_id``), so
+        ``code_id IN (entry, personal codes…)`` finds them all through the (code_id,
+        scanned_at) index. Scans carry no district: by district the whole campaign's figure is
+        under the key None."""
         if not code_ids:
             return {}
         query = select(func.count(), func.count(distinct(ChannelScan.consumer_id))).where(
-            or_(ChannelScan.code_id.in_(code_ids), ChannelScan.personal_code_id.in_(code_ids))
+            ChannelScan.code_id.in_(code_ids)
         )
         if grouping == "district":
             grouping = None
@@ -101,39 +104,53 @@ class AnalyticsRepository:
         return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 
     def added(self, campaign_id: int, code_ids: list[int], grouping: Grouping) -> dict[Any, int]:
-        """Confirmed contacts the campaign brought: made by a scan of its codes (source code)
-        or added for the campaign (source campaign). By district: the participant's district
-        when the contact took part, else the district the contact gave."""
-        sources = [
-            and_(
-                Contact.source_kind == ContactSourceKind.CAMPAIGN,
-                Contact.source_id == campaign_id,
-            )
-        ]
-        if code_ids:
-            sources.append(
-                and_(Contact.source_kind == ContactSourceKind.CODE, Contact.source_id.in_(code_ids))
-            )
+        """Confirmed contacts the campaign brought: made by a scan of its codes (reached through
+        the scans, whose code index is small, and still sourced from those codes) plus those
+        added for the campaign directly (source ``campaign``). The two sets are disjoint by
+        ``source_kind``. By district: the participant's district when the contact took part,
+        else the district the contact gave."""
         participant = aliased(CampaignParticipant)
-        query = (
-            select(func.count(distinct(Contact.id)))
-            .select_from(Contact)
-            .outerjoin(
+
+        def count(query: Any) -> dict[Any, int]:
+            query = query.outerjoin(
                 participant,
                 and_(
                     participant.campaign_id == campaign_id,
                     participant.consumer_id == Contact.consumer_id,
                 ),
+            ).where(Contact.confirmed_at.is_not(None))
+            key: Any = None
+            if grouping == "district":
+                key = func.coalesce(participant.district_code, Contact.district_code)
+            elif grouping == "account":
+                key = Contact.account_id
+            return {row[0]: int(row[1]) for row in self._grouped(query, key, grouping)}
+
+        direct = count(
+            select(func.count(Contact.id))
+            .select_from(Contact)
+            .where(
+                Contact.source_kind == ContactSourceKind.CAMPAIGN,
+                Contact.source_id == campaign_id,
             )
-            .where(or_(*sources), Contact.confirmed_at.is_not(None))
         )
-        key: Any = None
-        if grouping == "district":
-            key = func.coalesce(participant.district_code, Contact.district_code)
-        elif grouping == "account":
-            key = Contact.account_id
-        rows = self._grouped(query, key, grouping)
-        return {row[0]: int(row[1]) for row in rows}
+        if not code_ids:
+            return direct
+        scanned = (
+            select(ChannelScan.contact_id)
+            .where(ChannelScan.code_id.in_(code_ids), ChannelScan.contact_id.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        by_scan = count(
+            select(func.count(Contact.id))
+            .select_from(scanned)
+            .join(Contact, Contact.id == scanned.c.contact_id)
+            .where(Contact.source_kind == ContactSourceKind.CODE, Contact.source_id.in_(code_ids))
+        )
+        for key, value in direct.items():
+            by_scan[key] = by_scan.get(key, 0) + value
+        return by_scan
 
     def participants(self, campaign_id: int, grouping: Grouping) -> dict[Any, tuple[int, ...]]:
         """(participants, replied, qualified, rewarded, joined group, ordered) per group."""

@@ -5,14 +5,13 @@ campaign and a foreign code whose rows must never be counted."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from siyu.db import Database
-from siyu.kit.time import utc_now
 from siyu.models import (
     ChannelScan,
     Consumer,
@@ -40,6 +39,12 @@ from siyu.pool import service as pool
 from tests.pool.conftest import make_account, make_code
 from tests.promoters.conftest import make_promoter  # noqa: F401  (fixture re-export)
 
+# 12:00 on 11-11 in Asia/Shanghai; one scan lands just before midnight of 11-10 there, one just
+# after, and c7 comes two days later (so the trend has an empty day in between).
+NOW = datetime(2026, 11, 11, 4, 0, tzinfo=UTC)
+BEFORE_MIDNIGHT = datetime(2026, 11, 10, 15, 59, 59, tzinfo=UTC)  # 11-10 23:59:59 Shanghai
+AT_MIDNIGHT = datetime(2026, 11, 10, 16, 0, tzinfo=UTC)  # 11-11 00:00 Shanghai
+LATER = NOW + timedelta(days=2)
 ZHANGGONG = "360702"  # 江西省赣州市章贡区
 XIHU = "330106"  # 浙江省杭州市西湖区
 
@@ -63,7 +68,7 @@ def _consumer(session: Session, name: str) -> Consumer:
 
 
 def build(session: Session) -> Scene:
-    now = utc_now()
+    now = NOW
     sponsor = Merchant(name="行者箱包", contact_name="", status=MerchantStatus.ACTIVE)
     other_merchant = Merchant(name="鲜丰果园", contact_name="", status=MerchantStatus.ACTIVE)
     session.add_all([sponsor, other_merchant])
@@ -103,6 +108,7 @@ def build(session: Session) -> Scene:
         district: str = "",
         source_kind: ContactSourceKind = ContactSourceKind.CODE,
         source_id: int = entry.id,
+        at: datetime = now,
     ) -> None:
         row = Contact(
             consumer_id=c[consumer].id,
@@ -111,8 +117,8 @@ def build(session: Session) -> Scene:
             source_id=source_id,
             state=state,
             district_code=district,
-            added_at=now,
-            confirmed_at=None if state == ContactState.PENDING else now,
+            added_at=at,
+            confirmed_at=None if state == ContactState.PENDING else at,
         )
         session.add(row)
         session.flush()
@@ -124,7 +130,7 @@ def build(session: Session) -> Scene:
     contact("c4", account_2, ContactState.PENDING)
     contact("c5", account_1, district=ZHANGGONG)
     contact("c6", account_1)
-    contact("c7", account_2, ContactState.REMOVED)
+    contact("c7", account_2, ContactState.REMOVED, at=LATER)
     contact("c9", account_2, district=XIHU, source_kind=ContactSourceKind.CAMPAIGN,
             source_id=campaign.id)  # fmt: skip
     contact("c8", account_1, source_id=foreign.id)  # another code: not the campaign's
@@ -138,6 +144,7 @@ def build(session: Session) -> Scene:
         account: int | None,
         personal_code: int | None = None,
         code_id: int = entry.id,
+        at: datetime = now,
     ) -> None:
         session.add(
             ChannelScan(
@@ -147,16 +154,18 @@ def build(session: Session) -> Scene:
                 outcome=outcome,
                 account_id=account,
                 contact_id=contacts.get(consumer or "") if account else None,
-                scanned_at=now,
+                scanned_at=at,
             )
         )
 
     routed = ScanOutcome.ROUTED
-    for name, account in (("c1", 1), ("c2", 1), ("c3", 2), ("c4", 2)):
-        scan(name, routed, account_1.id if account == 1 else account_2.id)
+    scan("c1", routed, account_1.id, at=BEFORE_MIDNIGHT)
+    scan("c2", routed, account_1.id, at=AT_MIDNIGHT)
+    scan("c3", routed, account_2.id)
+    scan("c4", routed, account_2.id)
     scan("c5", routed, account_1.id, personal.id)
     scan("c6", ScanOutcome.SPARE, account_1.id, personal.id)
-    scan("c7", routed, account_2.id, personal.id)
+    scan("c7", routed, account_2.id, personal.id, at=LATER)
     scan("c1", ScanOutcome.ALREADY_CONTACT, account_1.id)
     scan(None, ScanOutcome.CLOSED, None)
     scan("c10", ScanOutcome.FULL, None)
@@ -180,6 +189,7 @@ def build(session: Session) -> Scene:
             rewarded_at=stamps[2],
             group_joined_at=stamps[3],
             first_order_at=stamps[4],
+            created_at=now,
         )
         session.add(row)
         session.flush()

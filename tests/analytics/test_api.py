@@ -47,6 +47,23 @@ class TestFunnelApi:
             1500,
         )
 
+    def test_days(self, api_as: Any, admin: Principal, scene: Scene) -> None:
+        body = api_as(admin).get(f"/api/v1/analytics/campaigns/{scene.campaign_id}/funnel").json()
+        assert [day["day"] for day in body["days"]] == [
+            "2026-11-10",
+            "2026-11-11",
+            "2026-11-12",
+            "2026-11-13",
+        ]
+        assert body["days"][1] == {
+            "day": "2026-11-11",
+            "scans": 9,
+            "added": 6,
+            "participants": 4,
+            "verified": 3,
+            "rewards": 3,
+        }
+
     def test_csv(self, api_as: Any, admin: Principal, scene: Scene) -> None:
         response = api_as(admin).get(f"/api/v1/analytics/campaigns/{scene.campaign_id}/funnel.csv")
         assert response.status_code == 200
@@ -97,12 +114,15 @@ class TestPages:
         districts = chart_spec(html, "chart-districts")
         assert districts["categories"] == ["江西省赣州市章贡区", "未填写", "浙江省杭州市西湖区"]
         assert districts["series"][0] == {"name": "参与人数", "data": [2, 1, 1]}
+        days = chart_spec(html, "chart-days")
+        assert (days["kind"], days["categories"]) == ("line", ["11-10", "11-11", "11-12", "11-13"])
+        assert days["series"][0] == {"name": "扫码次数", "data": [1, 9, 0, 1]}
         accounts = chart_spec(html, "chart-accounts")
         assert accounts["kind"] == "hbar"
         assert 'data-testid="kpi-k">0.75<' in html
         assert 'data-testid="kpi-cost-per-contact">¥10.00<' in html
         assert 'data-testid="kpi-cost">¥70.00<' in html
-        for table in ("funnel", "districts", "accounts"):
+        for table in ("funnel", "districts", "accounts", "days"):
             assert f"/console/analytics/campaigns/{scene.campaign_id}/{table}.csv" in html
 
     def test_csv_download(self, client: ConsoleClient, admin: Principal, scene: Scene) -> None:

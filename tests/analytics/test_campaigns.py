@@ -4,6 +4,7 @@ by account — checked against hand-counted values and recomputed independently 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from siyu.analytics import campaigns
 from siyu.analytics.repository import GroupFigures
 from siyu.auth.principal import SYSTEM, Principal
 from siyu.db import Database
+from siyu.kit.time import to_shanghai
 from siyu.models import (
     ChannelCode,
     ChannelScan,
@@ -126,7 +128,21 @@ def recompute(session: Session, campaign_id: int) -> dict[str, Any]:
         accounts[account_id].scanners = len(
             {s.consumer_id for s in scans if s.account_id == account_id and s.consumer_id}
         )
+    days: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in scans:
+        days[to_shanghai(s.scanned_at).date()]["scans"] += 1
+    for c in added:
+        assert c.confirmed_at is not None
+        days[to_shanghai(c.confirmed_at).date()]["added"] += 1
+    for p in participants:
+        days[to_shanghai(p.created_at).date()]["participants"] += 1
+    for r in referrals:
+        if r.status == ReferralStatus.VERIFIED and r.verified_at is not None:
+            days[to_shanghai(r.verified_at).date()]["verified"] += 1
+    for reward in rewards:
+        days[to_shanghai(reward.issued_at).date()]["rewards"] += 1
     return {
+        "days": {day: dict(counts) for day, counts in days.items()},
         "scans": len(scans),
         "scanners": len({s.consumer_id for s in scans if s.consumer_id is not None}),
         "added": len(added),
@@ -209,6 +225,56 @@ class TestFunnel:
         assert empty.cost_per_contact_fen is None  # no contacts: no cost per contact
         assert empty.k.invite_conversion.percent() == "—"
         assert (empty.districts, empty.accounts) == ([], [])
+
+
+def day_counts(*values: int) -> dict[str, int]:
+    return dict(zip(("scans", "added", "participants", "verified", "rewards"), values, strict=True))
+
+
+class TestDaily:
+    def test_days_in_shanghai_time_with_empty_days(self, funnel: campaigns.CampaignFunnel) -> None:
+        assert [(row.day.isoformat(), row.counts) for row in funnel.days] == [
+            ("2026-11-10", day_counts(1, 0, 0, 0, 0)),  # 23:59:59 Shanghai
+            ("2026-11-11", day_counts(9, 6, 4, 3, 3)),  # from 00:00 Shanghai = 16:00 UTC
+            ("2026-11-12", day_counts(0, 0, 0, 0, 0)),
+            ("2026-11-13", day_counts(1, 1, 0, 0, 0)),
+        ]
+
+    def test_matches_an_independent_recount(
+        self, session: Session, funnel: campaigns.CampaignFunnel, scene: Scene
+    ) -> None:
+        expected = recompute(session, scene.campaign_id)["days"]
+        got = {
+            row.day: {key: value for key, value in row.counts.items() if value}
+            for row in funnel.days
+        }
+        assert {day: counts for day, counts in got.items() if counts} == expected
+
+    def test_sums_match_the_funnel(self, funnel: campaigns.CampaignFunnel) -> None:
+        assert sum(row.counts["scans"] for row in funnel.days) == funnel.totals.scans
+        assert sum(row.counts["added"] for row in funnel.days) == funnel.totals.added
+        assert sum(row.counts["verified"] for row in funnel.days) == funnel.totals.verified
+
+    def test_only_the_last_days_are_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(campaigns, "MAX_DAYS", 2)
+        rows = campaigns._days({"scans": {"2026-11-01": 1, "2026-11-05": 2}, **EMPTY_METRICS})
+        assert [(row.day.isoformat(), row.counts["scans"]) for row in rows] == [
+            ("2026-11-04", 0),
+            ("2026-11-05", 2),
+        ]
+
+    def test_csv(self, funnel: campaigns.CampaignFunnel) -> None:
+        lines = campaigns.export_csv(funnel, "days").splitlines()
+        assert lines[0] == "\ufeff日期,扫码次数,新增好友,新参与,有效邀请,发放奖励"
+        assert lines[2] == "2026-11-11,9,6,4,3,3"
+
+
+EMPTY_METRICS: dict[str, dict[str, int]] = {
+    "added": {},
+    "participants": {},
+    "verified": {},
+    "rewards": {},
+}
 
 
 class TestByDistrict:

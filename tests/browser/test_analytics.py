@@ -30,7 +30,7 @@ class TestCampaignAnalytics:
         live_server.create_user(Role.ADMIN, "admin")
         login("admin")
         page.goto(live_server.url(f"/console/analytics/campaigns/{scene.campaign_id}"))
-        for chart in ("chart-funnel", "chart-districts", "chart-accounts"):
+        for chart in ("chart-funnel", "chart-days", "chart-districts", "chart-accounts"):
             element = page.get_by_test_id(chart)
             expect(element).to_have_attribute("data-siyu-chart-state", "drawn")
             expect(element.locator("svg")).to_have_count(1)

@@ -13,12 +13,18 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from siyu.analytics import rules
-from siyu.analytics.repository import AnalyticsRepository, GroupFigures, Grouping
+from siyu.analytics.repository import (
+    AnalyticsRepository,
+    DailyRepository,
+    GroupFigures,
+    Grouping,
+)
 from siyu.auth.principal import Principal
 from siyu.errors import AppError, NotFound, ValidationFailed
 from siyu.kit.money import format_yuan
@@ -35,8 +41,17 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("group_joined", "进群"),
     ("ordered", "下单"),
 )
-Table = Literal["funnel", "districts", "accounts"]
-TABLES: tuple[Table, ...] = ("funnel", "districts", "accounts")
+Table = Literal["funnel", "districts", "accounts", "days"]
+TABLES: tuple[Table, ...] = ("funnel", "districts", "accounts", "days")
+DAILY_LABELS = {
+    "scans": "扫码次数",
+    "added": "新增好友",
+    "participants": "新参与",
+    "verified": "有效邀请",
+    "rewards": "发放奖励",
+}
+# The trend shows at most this many days (the most recent ones).
+MAX_DAYS = 92
 
 
 class CampaignNotFound(NotFound):
@@ -47,7 +62,7 @@ class CampaignNotFound(NotFound):
 
 class AnalyticsTableUnknown(ValidationFailed):
     code = "analytics_table_unknown"
-    message_en = "Unknown table {table!r}: use funnel, districts or accounts."
+    message_en = "Unknown table {table!r}: use funnel, districts, accounts or days."
     message_zh = "没有这张表：{table}。"
 
 
@@ -70,6 +85,12 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
+class DayRow:
+    day: date  # Asia/Shanghai
+    counts: dict[str, int]  # DAILY_LABELS keys
+
+
+@dataclass(frozen=True)
 class CampaignFunnel:
     campaign: Campaign
     totals: GroupFigures
@@ -78,6 +99,7 @@ class CampaignFunnel:
     cost_per_contact_fen: int | None
     districts: list[GroupRow] = field(default_factory=list)
     accounts: list[GroupRow] = field(default_factory=list)
+    days: list[DayRow] = field(default_factory=list)
 
 
 def _visible(actor: Principal, campaign: Campaign) -> bool:
@@ -166,6 +188,21 @@ def _district_label(code: Any) -> str:
         return str(code)
 
 
+def _days(counts: dict[str, dict[str, int]]) -> list[DayRow]:
+    """Every day from the first with a fact to the last (zeros included), the last MAX_DAYS."""
+    seen = sorted({date.fromisoformat(day) for per_day in counts.values() for day in per_day})
+    if not seen:
+        return []
+    first = max(seen[0], seen[-1] - timedelta(days=MAX_DAYS - 1))
+    rows = []
+    day = first
+    while day <= seen[-1]:
+        text = day.isoformat()
+        rows.append(DayRow(day, {metric: counts[metric].get(text, 0) for metric in DAILY_LABELS}))
+        day += timedelta(days=1)
+    return rows
+
+
 def campaign_funnel(session: Session, actor: Principal, campaign_id: int) -> CampaignFunnel:
     campaign = get_campaign(session, actor, campaign_id)
     repository = AnalyticsRepository(session)
@@ -192,6 +229,7 @@ def campaign_funnel(session: Session, actor: Principal, campaign_id: int) -> Cam
             by_account,
             lambda key: "未分配" if key is None else names.get(int(key), f"运营号 {key}"),
         ),
+        days=_days(DailyRepository(session).daily(campaign.id, code_ids)),
     )
 
 
@@ -285,6 +323,16 @@ def export_csv(funnel: CampaignFunnel, table: str) -> str:
                         *_group_cells(row),
                     ]
                     for row in funnel.accounts
+                ),
+            ]
+        )
+    if table == "days":
+        return _csv(
+            [
+                ["日期", *DAILY_LABELS.values()],
+                *(
+                    [row.day.isoformat(), *(str(row.counts[key]) for key in DAILY_LABELS)]
+                    for row in funnel.days
                 ),
             ]
         )

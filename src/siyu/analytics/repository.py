@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import Date, and_, case, cast, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from siyu.models import ChannelCode, ChannelScan, Contact, CouponBatch, CouponGrant
@@ -213,6 +213,86 @@ class AnalyticsRepository:
         elif grouping == "account":
             key = p.account_id
         return {row[0]: int(row[1]) for row in self._grouped(query, key, grouping)}
+
+
+DAILY_METRICS = ("scans", "added", "participants", "verified", "rewards")
+
+
+class DailyRepository:
+    """Per Asia/Shanghai day counts of one campaign's facts (the trend chart)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def _day(self, column: Any) -> Any:
+        """The Asia/Shanghai calendar day of a UTC timestamp column, in SQL. China has had no
+        daylight saving since 1991, so SQLite's fixed +8 hours is exact."""
+        if self.dialect == "sqlite":
+            return func.date(column, "+8 hours")
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+
+    def _counts(self, query: Any, column: Any) -> dict[str, int]:
+        day = self._day(column)
+        rows = self.session.execute(
+            query.add_columns(day.label("day")).where(column.is_not(None)).group_by(day)
+        ).all()
+        return {str(row[-1]): int(row[0]) for row in rows}
+
+    def daily(self, campaign_id: int, code_ids: list[int]) -> dict[str, dict[str, int]]:
+        """{metric: {"YYYY-MM-DD": count}} for ``DAILY_METRICS``: scans (scanned_at), added
+        contacts (confirmed_at, the same set as the funnel's), participants (joined), verified
+        referrals (verified_at), rewards issued (issued_at, cancelled ones excluded)."""
+        result: dict[str, dict[str, int]] = {metric: {} for metric in DAILY_METRICS}
+        if code_ids:
+            result["scans"] = self._counts(
+                select(func.count()).where(ChannelScan.code_id.in_(code_ids)),
+                ChannelScan.scanned_at,
+            )
+            scanned = (
+                select(ChannelScan.contact_id)
+                .where(ChannelScan.code_id.in_(code_ids), ChannelScan.contact_id.is_not(None))
+                .distinct()
+                .subquery()
+            )
+            result["added"] = self._counts(
+                select(func.count(Contact.id))
+                .select_from(scanned)
+                .join(Contact, Contact.id == scanned.c.contact_id)
+                .where(
+                    Contact.source_kind == ContactSourceKind.CODE,
+                    Contact.source_id.in_(code_ids),
+                ),
+                Contact.confirmed_at,
+            )
+        direct = self._counts(
+            select(func.count(Contact.id)).where(
+                Contact.source_kind == ContactSourceKind.CAMPAIGN,
+                Contact.source_id == campaign_id,
+            ),
+            Contact.confirmed_at,
+        )
+        for day, count in direct.items():
+            result["added"][day] = result["added"].get(day, 0) + count
+        result["participants"] = self._counts(
+            select(func.count()).where(CampaignParticipant.campaign_id == campaign_id),
+            CampaignParticipant.created_at,
+        )
+        result["verified"] = self._counts(
+            select(func.count()).where(
+                CampaignReferral.campaign_id == campaign_id,
+                CampaignReferral.status == ReferralStatus.VERIFIED,
+            ),
+            CampaignReferral.verified_at,
+        )
+        result["rewards"] = self._counts(
+            select(func.count()).where(
+                CampaignReward.campaign_id == campaign_id,
+                CampaignReward.status != RewardStatus.CANCELLED,
+            ),
+            CampaignReward.issued_at,
+        )
+        return result
 
 
 def _participant_key(participant: Any, grouping: Grouping) -> Any:

@@ -74,6 +74,15 @@ class GroupOut(BaseModel):
         )
 
 
+class DayOut(BaseModel):
+    day: str  # YYYY-MM-DD, Asia/Shanghai
+    scans: int
+    added: int
+    participants: int
+    verified: int
+    rewards: int
+
+
 class FunnelOut(BaseModel):
     campaign_id: int
     name: str
@@ -85,6 +94,7 @@ class FunnelOut(BaseModel):
     cost_per_contact_fen: int | None
     districts: list[GroupOut]
     accounts: list[GroupOut]
+    days: list[DayOut]
 
     @classmethod
     def of(cls, funnel: CampaignFunnel) -> FunnelOut:
@@ -108,4 +118,5 @@ class FunnelOut(BaseModel):
             cost_per_contact_fen=funnel.cost_per_contact_fen,
             districts=[GroupOut.of(row, with_scans=False) for row in funnel.districts],
             accounts=[GroupOut.of(row, with_scans=True) for row in funnel.accounts],
+            days=[DayOut(day=row.day.isoformat(), **row.counts) for row in funnel.days],
         )

@@ -61,6 +61,14 @@ def campaign_page(
                     {"name": "获得奖励", "data": [row.figures.rewarded for row in districts]},
                 ],
             },
+            "days_chart": {
+                "categories": [row.day.strftime("%m-%d") for row in funnel.days],
+                "series": [
+                    {"name": label, "data": [row.counts[key] for row in funnel.days]}
+                    for key, label in campaigns.DAILY_LABELS.items()
+                ],
+            },
+            "daily_labels": campaigns.DAILY_LABELS,
             "account_chart": {
                 "categories": [row.label for row in accounts],
                 "series": [

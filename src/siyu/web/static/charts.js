@@ -44,7 +44,7 @@
     var value = { type: "value", minInterval: 1 };
     return {
       color: palette,
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      tooltip: { trigger: "axis", axisPointer: { type: spec.kind === "line" ? "line" : "shadow" } },
       legend: spec.series.length > 1 ? { top: 0 } : undefined,
       grid: { left: 8, right: 16, top: spec.series.length > 1 ? 32 : 12, bottom: 8, containLabel: true },
       xAxis: horizontal ? value : category,

@@ -151,6 +151,17 @@ class TestNicknames:
         image = render(TEMPLATE, nickname=nickname)
         return image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
 
+    def test_nickname_glyphs_are_real(self) -> None:
+        # Tofu draws the same box for every missing character: two different names of the
+        # same length would then look alike. Real glyphs differ, and every character has one.
+        font = service._font(44, True)
+        assert all(fonts.has_glyph(font, character) for character in "小明阿花")
+        assert changed_box(self.nickname_crop("小明"), self.nickname_crop("阿花")) is not None
+        blank = PosterTemplate.model_validate(TEMPLATE).nickname
+        crop = self.nickname_crop("小明")
+        assert crop.size == (blank.width, blank.height)
+        assert len(set(crop.getdata())) > 2  # ink and anti-aliasing over the background
+
     def test_emoji_are_dropped_not_drawn_as_tofu(self) -> None:
         assert changed_box(self.nickname_crop("小明😀🎉"), self.nickname_crop("小明")) is None
 
@@ -180,6 +191,30 @@ class TestNicknames:
         line = rules.truncate("超长昵称" * 30, 560, service._measure(font))
         assert line.endswith("…")
         assert font.getlength(line) <= 560
+
+
+class TestEtag:
+    def test_same_inputs_same_tag(self) -> None:
+        template = service.validate_template(TEMPLATE)
+        first = service.poster_etag(template, nickname="小明", qr_url=URL)
+        assert first == service.poster_etag(template, nickname="小明", qr_url=URL)
+        assert first.startswith('"')
+        assert first.endswith('"')
+        assert len(first) == 34
+
+    def test_any_change_changes_the_tag(self) -> None:
+        template = service.validate_template(TEMPLATE)
+        tags = {
+            service.poster_etag(template, nickname="小明", qr_url=URL),
+            service.poster_etag(template, nickname="小红", qr_url=URL),
+            service.poster_etag(template, nickname="小明", qr_url=URL + "x"),
+            service.poster_etag(
+                service.validate_template({**TEMPLATE, "title": "新标题"}),
+                nickname="小明",
+                qr_url=URL,
+            ),
+        }
+        assert len(tags) == 4
 
 
 class TestStaticCache:

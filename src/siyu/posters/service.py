@@ -309,6 +309,12 @@ def encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def poster_etag(template: PosterTemplate, *, nickname: str, qr_url: str) -> str:
+    """A strong ETag for one participant's poster: the same inputs (template, font, background
+    file version, nickname, link) draw the same PNG, so a download route can answer 304."""
+    return f'"{rules.template_key({"static": _static_key(template)}, nickname, qr_url)[:32]}"'
+
+
 def render_poster(
     template: dict[str, Any] | PosterTemplate, *, nickname: str, qr_url: str
 ) -> bytes:

@@ -115,6 +115,9 @@ def _apply(session: Session, event: ChannelEvent) -> str:
         return _group_left(session, payload)
     if event.kind == "message":
         return _message(session, event, payload)
+    handler = hooks.event_handler(event.kind)
+    if handler is not None:
+        return handler(session, event)
     return f"ignored: unknown kind {event.kind!r}"
 
 

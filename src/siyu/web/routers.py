@@ -64,7 +64,11 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(regions_api.router, prefix="/api/v1")
     app.include_router(segments_api.router, prefix="/api/v1")
     app.include_router(segment_pages.router)
-    # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.
+    from siyu.moments import routes as moments_api
+    from siyu.web import moment_pages
+
+    app.include_router(moments_api.router, prefix="/api/v1")
+    app.include_router(moment_pages.router)
     # Posters and campaign analytics (docs/posters.md, docs/analytics.md).
     from siyu.analytics import routes as analytics_api
     from siyu.posters import routes as posters_api
@@ -74,3 +78,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(analytics_api.router, prefix="/api/v1")
     app.include_router(poster_pages.router)
     app.include_router(analytics_pages.router)
+    # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

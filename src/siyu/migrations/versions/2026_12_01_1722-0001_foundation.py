@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:14:44.774320
+Create Date: 2026-12-01 17:22:48.014842
 """
 
 from collections.abc import Sequence
@@ -122,6 +122,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_promoter_grade")),
         sa.UniqueConstraint("code", name=op.f("uq_promoter_grade_code")),
         sa.UniqueConstraint("level", name=op.f("uq_promoter_grade_level")),
+    )
+    op.create_table(
+        "moment_column",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("slot_minute", sa.Integer(), nullable=False),
+        sa.Column("weekdays", sa.JSON(), nullable=False),
+        sa.Column(
+            "persona_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("account_ids", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("active", "paused", name="momentcolumnstatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("color", sa.String(length=16), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["persona_id"], ["persona.id"], name=op.f("fk_moment_column_persona_id_persona")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_column")),
     )
     op.create_table(
         "promoter",
@@ -893,6 +921,53 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "moment_post",
+        sa.Column(
+            "column_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("publish_on", sa.Date(), nullable=False),
+        sa.Column("publish_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("image_urls", sa.JSON(), nullable=False),
+        sa.Column("link_url", sa.String(length=500), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "scheduled",
+                "published",
+                "cancelled",
+                name="momentpoststatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["column_id"], ["moment_column.id"], name=op.f("fk_moment_post_column_id_moment_column")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_moment_post_created_by_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_post")),
+    )
+    with op.batch_alter_table("moment_post", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_moment_post_column_id"), ["column_id"], unique=False)
+        batch_op.create_index("ix_moment_post_publish_on", ["publish_on"], unique=False)
+
+    op.create_table(
         "personal_data_access",
         sa.Column(
             "actor_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1612,6 +1687,8 @@ def upgrade() -> None:
                 "send_to_group",
                 "invite_to_group",
                 "remove_contact",
+                "post_moment",
+                "interact_moment",
                 "other",
                 name="assistedtaskkind",
                 native_enum=False,
@@ -2368,6 +2445,65 @@ def upgrade() -> None:
         batch_op.create_index("ix_contact_release_contact_id", ["contact_id"], unique=False)
 
     op.create_table(
+        "moment_publication",
+        sa.Column("post_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "queued",
+                "published",
+                "failed",
+                "cancelled",
+                name="publicationstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("published_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("external_id", sa.String(length=128), nullable=True),
+        sa.Column("error", sa.String(length=200), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_moment_publication_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["moment_post.id"], name=op.f("fk_moment_publication_post_id_moment_post")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["assisted_task.id"],
+            name=op.f("fk_moment_publication_task_id_assisted_task"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_publication")),
+        sa.UniqueConstraint(
+            "post_id", "account_id", name=op.f("uq_moment_publication_post_id_account_id")
+        ),
+    )
+    with op.batch_alter_table("moment_publication", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_moment_publication_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_moment_publication_status_due_at", ["status", "due_at"], unique=False
+        )
+
+    op.create_table(
         "sales_order",
         sa.Column("order_no", sa.String(length=32), nullable=False),
         sa.Column(
@@ -2533,6 +2669,63 @@ def upgrade() -> None:
             "ix_campaign_referral_inviter_status",
             ["inviter_participant_id", "status"],
             unique=False,
+        )
+
+    op.create_table(
+        "moment_interaction",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "publication_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "direction",
+            sa.Enum("in", "out", name="interactiondirection", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum("like", "comment", name="interactionkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("text", sa.String(length=500), nullable=False),
+        sa.Column("occurred_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source_key", sa.String(length=160), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_moment_interaction_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_moment_interaction_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["publication_id"],
+            ["moment_publication.id"],
+            name=op.f("fk_moment_interaction_publication_id_moment_publication"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_interaction")),
+        sa.UniqueConstraint("source_key", name=op.f("uq_moment_interaction_source_key")),
+    )
+    with op.batch_alter_table("moment_interaction", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_moment_interaction_account_id_occurred_at",
+            ["account_id", "occurred_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_moment_interaction_publication_id", ["publication_id"], unique=False
         )
 
     op.create_table(
@@ -2946,6 +3139,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_line_l1_promoter_id"))
 
     op.drop_table("order_line")
+    with op.batch_alter_table("moment_interaction", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_interaction_publication_id")
+        batch_op.drop_index("ix_moment_interaction_account_id_occurred_at")
+
+    op.drop_table("moment_interaction")
     with op.batch_alter_table("campaign_referral", schema=None) as batch_op:
         batch_op.drop_index("ix_campaign_referral_inviter_status")
 
@@ -2958,6 +3156,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sales_order_auto_confirm_at"))
 
     op.drop_table("sales_order")
+    with op.batch_alter_table("moment_publication", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_publication_status_due_at")
+        batch_op.drop_index(batch_op.f("ix_moment_publication_account_id"))
+
+    op.drop_table("moment_publication")
     with op.batch_alter_table("contact_release", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_release_contact_id")
         batch_op.drop_index("ix_contact_release_account_id_released_at")
@@ -3078,6 +3281,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_personal_data_access_actor_user_id"))
 
     op.drop_table("personal_data_access")
+    with op.batch_alter_table("moment_post", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_post_publish_on")
+        batch_op.drop_index(batch_op.f("ix_moment_post_column_id"))
+
+    op.drop_table("moment_post")
     with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_transaction_correlation_key"))
 
@@ -3145,6 +3353,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promoter_inviter_id"))
 
     op.drop_table("promoter")
+    op.drop_table("moment_column")
     op.drop_table("promoter_grade")
     op.drop_table("persona")
     op.drop_table("merchant")

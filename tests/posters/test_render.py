@@ -127,6 +127,18 @@ class TestGlyphs:
         # Tofu would be the same box drawn seven times: the real title looks different.
         assert changed_box(titled.crop(area), tofu.crop(area)) is not None
 
+    @pytest.mark.parametrize("align", ["left", "center", "right"])
+    def test_long_body_text_stays_inside_its_box(self, align: str) -> None:
+        box = {"x": 80, "y": 600, "width": 600, "height": 300, "size": 48, "align": align}
+        long_text = "扫码添加活动号，回复区县查询名额 Quality luggage. " * 8
+        plain = static_layer({**TEMPLATE, "text": ""})
+        filled = static_layer({**TEMPLATE, "text": long_text, "text_box": box})
+        ink = changed_box(plain, filled)
+        assert ink is not None
+        assert inside(ink, (80, 600, 680, 900))
+        # It was cut: the lines that fit are drawn, down to near the bottom of the box.
+        assert ink[3] > 900 - 2 * 68
+
     def test_nickname_and_qr_are_the_only_changes_over_the_static_layer(self) -> None:
         template = PosterTemplate.model_validate(TEMPLATE)
         base = static_layer(TEMPLATE)

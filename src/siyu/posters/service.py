@@ -140,6 +140,25 @@ def _measure(font: ImageFont.FreeTypeFont) -> Any:
     return measure
 
 
+# Tall and deep glyphs: their ink, not the font's line metrics (which add a line gap), decides
+# where a line sits, so text stays inside its box.
+INK_PROBE = "国Agy（）"
+_extents: dict[tuple[str, int, float], tuple[int, int]] = {}
+
+
+def _ink_extent(font: ImageFont.FreeTypeFont) -> tuple[int, int]:
+    """(px above the baseline, px below it) that a line of this font can cover."""
+    key = (str(font.path), font.index, font.size)
+    found = _extents.get(key)
+    if found is None:
+        _left, top, _right, bottom = font.getbbox(INK_PROBE, anchor="ls")
+        found = _extents[key] = (
+            max(0, 1 - int(top)),
+            max(0, int(bottom) + 1),
+        )  # +1 px: anti-aliasing
+    return found
+
+
 def _x_for(align: Literal["left", "center", "right"], x: int, width: int, used: int) -> int:
     if align == "center":
         return x + (width - used) // 2
@@ -154,12 +173,13 @@ def _draw_block(draw: ImageDraw.ImageDraw, text: str, box: TextBox) -> None:
     font = _font(box.size, box.bold)
     measure = _measure(font)
     step = rules.line_height(box.size, box.line_height_pct)
-    max_lines = max(1, (box.height - box.size) // step + 1)
-    ascent, _descent = font.getmetrics()
+    above, below = _ink_extent(font)
+    max_lines = max(1, (box.height - above - below) // step + 1)
     for number, line in enumerate(rules.fit_lines(text, box.width, max_lines, measure)):
         x = _x_for(box.align, box.x, box.width, measure(line))
         # Baseline placement keeps CJK and Latin lines on the same grid.
-        draw.text((x, box.y + number * step + ascent), line, font=font, fill=box.color, anchor="ls")
+        baseline = box.y + above + number * step
+        draw.text((x, baseline), line, font=font, fill=box.color, anchor="ls")
 
 
 def _draw_nickname(draw: ImageDraw.ImageDraw, nickname: str, box: NicknameBox) -> None:
@@ -172,9 +192,9 @@ def _draw_nickname(draw: ImageDraw.ImageDraw, nickname: str, box: NicknameBox) -
     line = f"{before}{shown}{after}"
     if measure(line) > box.width:
         line = rules.truncate(line, box.width, measure)
-    ascent, _descent = font.getmetrics()
+    above, _below = _ink_extent(font)
     x = _x_for(box.align, box.x, box.width, measure(line))
-    draw.text((x, box.y + ascent), line, font=font, fill=box.color, anchor="ls")
+    draw.text((x, box.y + above), line, font=font, fill=box.color, anchor="ls")
 
 
 def _gradient(size: tuple[int, int], spec: rules.BackgroundSpec) -> Image.Image:

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     pending_contact_hours: int = Field(default=48, ge=1, le=24 * 30)
     routing_snapshot_seconds: float = Field(default=1.0, ge=0, le=60)
 
+    # Outreach (docs/outreach.md). Quiet hours are Asia/Shanghai minutes of the day (from ==
+    # until = none); quotas count marketing messages per person; opt-out keywords are comma
+    # separated and compared case-insensitively with the whole incoming message.
+    broadcast_quiet_from_minute: int = Field(default=22 * 60, ge=0, le=1440)
+    broadcast_quiet_until_minute: int = Field(default=8 * 60, ge=0, le=1440)
+    broadcast_quota_preset: Literal["month_days", "week_7", "day_1"] = "month_days"
+    broadcast_member_per_day: int = Field(default=1, ge=1, le=50)
+    broadcast_requires_consent: bool = False
+    opt_out_keywords: str = "退订,TD"
+
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"
     # Public scans of channel/group codes per client IP: generous, since mobile carriers put many

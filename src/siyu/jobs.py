@@ -179,6 +179,7 @@ def load_job_modules() -> None:
     import siyu.commissions.tasks
     import siyu.moments.tasks
     import siyu.orders.tasks
+    import siyu.outreach.tasks
     import siyu.pool.tasks
     import siyu.promoters.tasks
     import siyu.segments.tasks  # noqa: F401

@@ -37,8 +37,12 @@ class TestConsole:
         with travel_to(NOW):
             response = client.submit(
                 "/console/moments/columns",
-                {"name": "好物推荐", "slot": "12:00", "weekdays": ["1", "2", "3"],
-                 "account_ids": str(account_id)},
+                {
+                    "name": "好物推荐",
+                    "slot": "12:00",
+                    "weekdays": ["1", "2", "3"],
+                    "account_ids": str(account_id),
+                },
             )
             assert response.status_code == 303
             page = client.get("/console/moments")
@@ -53,8 +57,12 @@ class TestConsole:
             # Checking the copy shows the lint inline and writes nothing.
             checked = client.submit(
                 "/console/moments/new",
-                {"column_id": str(column_id), "publish_on": "2026-12-01",
-                 "text": "全网最低价，转发到3个群领红包", "check_only": "1"},
+                {
+                    "column_id": str(column_id),
+                    "publish_on": "2026-12-01",
+                    "text": "全网最低价，转发到3个群领红包",
+                    "check_only": "1",
+                },
             )
             assert checked.status_code == 200
             assert "禁止" in checked.text
@@ -63,8 +71,11 @@ class TestConsole:
             # Scheduling the blocked copy is refused with the Chinese reason, nothing written.
             refused = client.submit(
                 "/console/moments/new",
-                {"column_id": str(column_id), "publish_on": "2026-12-01",
-                 "text": "全网最低价，转发到3个群领红包"},
+                {
+                    "column_id": str(column_id),
+                    "publish_on": "2026-12-01",
+                    "text": "全网最低价，转发到3个群领红包",
+                },
             )
             assert refused.status_code == 422
             assert "post-error" in refused.text
@@ -72,8 +83,12 @@ class TestConsole:
                 assert session.scalar(select(func.count()).select_from(MomentPost)) == 0
             done = client.submit(
                 "/console/moments/new",
-                {"column_id": str(column_id), "publish_on": "2026-12-01",
-                 "text": "今日好物：拉杆箱，点链接看详情", "link_url": "https://example.com/s/a1"},
+                {
+                    "column_id": str(column_id),
+                    "publish_on": "2026-12-01",
+                    "text": "今日好物：拉杆箱，点链接看详情",
+                    "link_url": "https://example.com/s/a1",
+                },
             )
             assert done.status_code == 303
             detail = client.get(done.headers["location"])
@@ -123,19 +138,21 @@ class TestApi:
         with travel_to(NOW):
             created = api.post(
                 "/api/v1/moments/posts",
-                json={"column_id": column.json()["id"], "publish_on": "2026-12-01",
-                      "text": "今晚 8 点福利：满 99 减 20 券"},
+                json={
+                    "column_id": column.json()["id"],
+                    "publish_on": "2026-12-01",
+                    "text": "今晚 8 点福利：满 99 减 20 券",
+                },
             )
             assert created.status_code == 201, created.text
             post_id = created.json()["id"]
             assert created.json()["publish_at"].startswith("2026-12-01T12:00")
             week = api.get("/api/v1/moments/posts", params={"day": "2026-12-03"})
             assert [row["id"] for row in week.json()] == [post_id]
-        with travel_to(NOW + timedelta(hours=11, minutes=1)):
-            with database.sessions() as session:
-                for publication_id in service.due_publications(session):
-                    service.publish(session, publication_id)
-                session.commit()
+        with travel_to(NOW + timedelta(hours=11, minutes=1)), database.sessions() as session:
+            for publication_id in service.due_publications(session):
+                service.publish(session, publication_id)
+            session.commit()
         publications = api.get(f"/api/v1/moments/posts/{post_id}/publications").json()
         assert [(p["account_id"], p["status"]) for p in publications] == [
             (account_id, PublicationStatus.PUBLISHED.value)

@@ -21,6 +21,7 @@ from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
 from siyu.demo.money import run_money_loop
+from siyu.demo.outreach import load_outreach_demo
 from siyu.demo.pool import load_pool
 from siyu.demo.segments import load_segments_demo
 from siyu.kit.money import format_yuan
@@ -131,6 +132,7 @@ def load_demo(session: Session) -> DemoSummary:
     money = run_money_loop(session, admin, SEED)
     traffic = load_pool(session, admin, SEED)
     audience = load_segments_demo(session, admin)
+    load_outreach_demo(session, admin)
     return DemoSummary(
         _logins(session),
         [

@@ -69,6 +69,12 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(moments_api.router, prefix="/api/v1")
     app.include_router(moment_pages.router)
+    # Broadcasts (docs/outreach.md).
+    from siyu.outreach import routes as outreach_api
+    from siyu.web import outreach_pages
+
+    app.include_router(outreach_api.router, prefix="/api/v1")
+    app.include_router(outreach_pages.router)
     # Posters and campaign analytics (docs/posters.md, docs/analytics.md).
     from siyu.analytics import routes as analytics_api
     from siyu.posters import routes as posters_api

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:22:48.014842
+Create Date: 2026-12-01 17:47:51.428114
 """
 
 from collections.abc import Sequence
@@ -86,6 +86,20 @@ def upgrade() -> None:
         sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchant")),
         sa.UniqueConstraint("name", name=op.f("uq_merchant_name")),
+    )
+    op.create_table(
+        "outreach_quota",
+        sa.Column("subject_kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("day_on", sa.Date(), nullable=True),
+        sa.Column("day_count", sa.Integer(), nullable=False),
+        sa.Column("week_on", sa.Date(), nullable=True),
+        sa.Column("week_count", sa.Integer(), nullable=False),
+        sa.Column("month_on", sa.Date(), nullable=True),
+        sa.Column("month_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("subject_kind", "subject_id", name=op.f("pk_outreach_quota")),
     )
     op.create_table(
         "persona",
@@ -501,6 +515,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_merchant_id"), ["merchant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_user_promoter_id"), ["promoter_id"], unique=True)
 
+    op.create_table(
+        "account_pace",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("next_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_account_pace_account_id_operator_account"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_pace")),
+    )
     op.create_table(
         "api_token",
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -2118,6 +2145,100 @@ def upgrade() -> None:
         batch_op.create_index("ix_tracked_link_promoter_id_id", ["promoter_id", "id"], unique=False)
 
     op.create_table(
+        "broadcast",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft",
+                "scheduled",
+                "done",
+                "cancelled",
+                name="broadcaststatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column(
+            "content_kind",
+            sa.Enum(
+                "text",
+                "link",
+                "image",
+                "coupon",
+                "product",
+                name="contentkind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("image_url", sa.String(length=500), nullable=False),
+        sa.Column(
+            "source_link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("start_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("messages_per_minute", sa.Integer(), nullable=False),
+        sa.Column("jitter_seconds", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=False),
+        sa.Column("plan", sa.JSON(), nullable=False),
+        sa.Column("scheduled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "jitter_seconds >= 0 AND jitter_seconds <= 600", name=op.f("ck_broadcast_jitter_range")
+        ),
+        sa.CheckConstraint(
+            "messages_per_minute >= 1 AND messages_per_minute <= 60",
+            name=op.f("ck_broadcast_pace_range"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_broadcast_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["link_id"], ["tracked_link.id"], name=op.f("fk_broadcast_link_id_tracked_link")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_broadcast_owner_promoter_id_promoter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_link_id"],
+            ["tracked_link.id"],
+            name=op.f("fk_broadcast_source_link_id_tracked_link"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast")),
+    )
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_broadcast_link_id"), ["link_id"], unique=False)
+        batch_op.create_index(
+            "ix_broadcast_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
+
+    op.create_table(
         "campaign_inventory",
         sa.Column(
             "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -2585,6 +2706,132 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sales_order_status"), ["status"], unique=False)
         batch_op.create_index(
             "uq_order_source_external", ["source", "external_order_id"], unique=True
+        )
+
+    op.create_table(
+        "broadcast_batch",
+        sa.Column(
+            "broadcast_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("has_window", sa.Boolean(), nullable=False),
+        sa.Column("day0_epoch", sa.BigInteger(), nullable=False),
+        sa.Column("p0_start", sa.Integer(), nullable=False),
+        sa.Column("p1_start", sa.Integer(), nullable=False),
+        sa.Column("p2_start", sa.Integer(), nullable=False),
+        sa.Column("p3_start", sa.Integer(), nullable=False),
+        sa.Column("c1_ms", sa.BigInteger(), nullable=False),
+        sa.Column("c2_ms", sa.BigInteger(), nullable=False),
+        sa.Column("c3_ms", sa.BigInteger(), nullable=False),
+        sa.Column("daily_ms", sa.BigInteger(), nullable=False),
+        sa.Column("offset0_ms", sa.BigInteger(), nullable=False),
+        sa.Column("interval_ms", sa.Integer(), nullable=False),
+        sa.Column("now_slots", sa.Integer(), nullable=False),
+        sa.Column("later_reason", sa.String(length=16), nullable=False),
+        sa.Column("planned", sa.Integer(), nullable=False),
+        sa.Column("now_count", sa.Integer(), nullable=False),
+        sa.Column("later_count", sa.Integer(), nullable=False),
+        sa.Column("over_limit", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_broadcast_batch_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcast.id"],
+            name=op.f("fk_broadcast_batch_broadcast_id_broadcast"),
+        ),
+        sa.PrimaryKeyConstraint("broadcast_id", "account_id", name=op.f("pk_broadcast_batch")),
+    )
+    op.create_table(
+        "broadcast_send",
+        sa.Column(
+            "broadcast_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("slot", sa.Integer(), nullable=False),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "queued",
+                "sent",
+                "queued_task",
+                "failed",
+                "skipped",
+                "cancelled",
+                name="sendstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("sent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_broadcast_send_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcast.id"],
+            name=op.f("fk_broadcast_send_broadcast_id_broadcast"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_broadcast_send_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_broadcast_send_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["wechat_group.id"], name=op.f("fk_broadcast_send_group_id_wechat_group")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["channel_message.id"],
+            name=op.f("fk_broadcast_send_message_id_channel_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["assisted_task.id"], name=op.f("fk_broadcast_send_task_id_assisted_task")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast_send")),
+    )
+    with op.batch_alter_table("broadcast_send", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_broadcast_send_broadcast_id_account_id_status",
+            ["broadcast_id", "account_id", "status"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_broadcast_send_due",
+            ["due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
         )
 
     op.create_table(
@@ -3148,6 +3395,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_campaign_referral_inviter_status")
 
     op.drop_table("campaign_referral")
+    with op.batch_alter_table("broadcast_send", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_broadcast_send_due",
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        )
+        batch_op.drop_index("ix_broadcast_send_broadcast_id_account_id_status")
+
+    op.drop_table("broadcast_send")
+    op.drop_table("broadcast_batch")
     with op.batch_alter_table("sales_order", schema=None) as batch_op:
         batch_op.drop_index("uq_order_source_external")
         batch_op.drop_index(batch_op.f("ix_sales_order_status"))
@@ -3194,6 +3451,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_campaign_inventory_campaign_id"))
 
     op.drop_table("campaign_inventory")
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.drop_index("ix_broadcast_owner_promoter_id_id")
+        batch_op.drop_index(batch_op.f("ix_broadcast_link_id"))
+
+    op.drop_table("broadcast")
     with op.batch_alter_table("tracked_link", schema=None) as batch_op:
         batch_op.drop_index("ix_tracked_link_promoter_id_id")
         batch_op.drop_index(batch_op.f("ix_tracked_link_product_id"))
@@ -3325,6 +3587,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
     op.drop_table("api_token")
+    op.drop_table("account_pace")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_promoter_id"))
         batch_op.drop_index(batch_op.f("ix_user_merchant_id"))
@@ -3356,6 +3619,7 @@ def downgrade() -> None:
     op.drop_table("moment_column")
     op.drop_table("promoter_grade")
     op.drop_table("persona")
+    op.drop_table("outreach_quota")
     op.drop_table("merchant")
     op.drop_table("ledger_account")
     # ### end Alembic commands ###

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     # Regions (docs/regions.md): a TSV of city tier corrections over the shipped table.
     city_tiers_path: Path | None = None
+    # Posters (docs/posters.md): a CJK font file (.ttc/.otf/.ttf); unset = fc-match / known paths.
+    poster_font_path: Path | None = None
     # Traffic pool and channels (docs/pool.md). "" = each account's backend by its kind.
     channel_backend: Literal["", "simulator", "assisted", "wecom"] = ""
     simulator_seed: int = 0

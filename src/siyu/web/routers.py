@@ -80,4 +80,13 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(outreach_api.router, prefix="/api/v1")
     app.include_router(outreach_pages.router)
+    # Posters and campaign analytics (docs/posters.md, docs/analytics.md).
+    from siyu.analytics import routes as analytics_api
+    from siyu.posters import routes as posters_api
+    from siyu.web import analytics_pages, poster_pages
+
+    app.include_router(posters_api.router, prefix="/api/v1")
+    app.include_router(analytics_api.router, prefix="/api/v1")
+    app.include_router(poster_pages.router)
+    app.include_router(analytics_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

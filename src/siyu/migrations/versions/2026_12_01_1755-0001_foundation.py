@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:51:30.179739
+Create Date: 2026-12-01 17:55:00.944412
 """
 
 from collections.abc import Sequence

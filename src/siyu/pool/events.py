@@ -302,6 +302,7 @@ def _message(session: Session, event: ChannelEvent, payload: dict[str, Any]) -> 
     if text.strip() in OPT_OUT_KEYWORDS:
         contact.marketing_opt_out = True
     session.flush()
+    hooks.on_message_received(session, contact, event.id, text)
     return (
         "opted out"
         if contact.marketing_opt_out and text.strip() in OPT_OUT_KEYWORDS

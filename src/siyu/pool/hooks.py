@@ -16,9 +16,13 @@ from sqlalchemy.orm import Session
 from siyu.models import Contact
 
 ContactHandler = Callable[[Session, Contact, Sequence[str]], None]
+# (session, contact, channel_event id, text): a processed inbound message (siyu.flows drives the
+# contact's conversation). Runs once per event, after the message row is written.
+MessageHandler = Callable[[Session, Contact, int, str], None]
 
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
+_message_received: list[MessageHandler] = []
 
 
 def register_contact_confirmed(handler: ContactHandler) -> None:
@@ -29,6 +33,16 @@ def register_contact_confirmed(handler: ContactHandler) -> None:
 def register_contact_removed(handler: ContactHandler) -> None:
     if handler not in _removed:
         _removed.append(handler)
+
+
+def register_message_received(handler: MessageHandler) -> None:
+    if handler not in _message_received:
+        _message_received.append(handler)
+
+
+def on_message_received(session: Session, contact: Contact, event_id: int, text: str) -> None:
+    for handler in list(_message_received):
+        handler(session, contact, event_id, text)
 
 
 def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence[str]) -> None:

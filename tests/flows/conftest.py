@@ -137,9 +137,7 @@ def campaign_stubs() -> Iterator[list[tuple[str, dict[str, Any]]]]:
             "pending", {"已邀请人数": "1", "还差人数": "2"}
         ),
         "campaign.issue_reward": actions.ActionResult("issued"),
-        "campaign.invite_to_group": actions.ActionResult(
-            "sent", {"链接": "http://t/g/abc"}
-        ),
+        "campaign.invite_to_group": actions.ActionResult("sent", {"链接": "http://t/g/abc"}),
     }
 
     def make(name: str) -> actions.ActionHandler:

@@ -28,7 +28,9 @@ def _prepare(database: Database, texts: list[str]) -> tuple[int, int, list[int]]
         return started.id, contact.id, event_ids
 
 
-def _in_parallel(database: Database, work: list[tuple[int, str]], contact_id: int, hook: bool) -> None:
+def _in_parallel(
+    database: Database, work: list[tuple[int, str]], contact_id: int, hook: bool
+) -> None:
     barrier = threading.Barrier(len(work))
 
     def run(item: tuple[int, str]) -> None:

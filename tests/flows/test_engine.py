@@ -207,9 +207,7 @@ class TestHandover:
             assert (parked.status, parked.retries) == (ConversationStatus.HANDOVER, 2)
             assert session.scalar(select(func.count()).select_from(AssistedTask)) == 1
 
-    def test_action_error_fails_and_hands_over(
-        self, database: Database, queue: JobQueue
-    ) -> None:
+    def test_action_error_fails_and_hands_over(self, database: Database, queue: JobQueue) -> None:
         def broken(_session: Any, _context: actions.ActionContext) -> actions.ActionResult:
             raise ValidationFailed(field="boom")
 

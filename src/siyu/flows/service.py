@@ -231,17 +231,19 @@ def create_script(
     name, body, category = name.strip(), body.strip(), (category.strip() or "通用")
     if not name or not body:
         raise ScriptInvalid()
-    findings = _check_body(session, actor, body, None, override_reason)
-    script = ScriptRepository(session).add(
-        Script(
-            name=name[:80],
-            category=category[:32],
-            persona_id=persona_id,
-            current_version=1,
-            template_key=template_key,
-            created_by_user_id=_user_id(actor),
+    # The row first, so an override's audit names the script; a refusal undoes it.
+    with session.begin_nested():
+        script = ScriptRepository(session).add(
+            Script(
+                name=name[:80],
+                category=category[:32],
+                persona_id=persona_id,
+                current_version=1,
+                template_key=template_key,
+                created_by_user_id=_user_id(actor),
+            )
         )
-    )
+        findings = _check_body(session, actor, body, script.id, override_reason)
     _new_version(session, actor, script, 1, body, findings, override_reason)
     audit.record(session, _user_id(actor), "flows.script_created", "script", script.id)
     return script
@@ -539,26 +541,27 @@ def install_template(
     if template is None:
         raise FlowTemplateUnknown(key=key, keys=", ".join(sorted(templates.TEMPLATES)))
     script_ids: dict[str, int] = {}
-    for script_key, (name, body) in template.scripts.items():
-        script = create_script(
+    with session.begin_nested():  # all or nothing: a blocked script installs no part of it
+        for script_key, (name, body) in template.scripts.items():
+            script = create_script(
+                session,
+                actor,
+                name,
+                body,
+                category=template.category,
+                override_reason=override_reason,
+                template_key=f"{key}.{script_key}",
+            )
+            script_ids[script_key] = script.id
+        flow = create_flow(
             session,
             actor,
-            name,
-            body,
-            category=template.category,
-            override_reason=override_reason,
-            template_key=f"{key}.{script_key}",
+            template.name,
+            template.steps(script_ids),
+            settings=template.settings,
+            description=template.description,
+            template_key=key,
         )
-        script_ids[script_key] = script.id
-    flow = create_flow(
-        session,
-        actor,
-        template.name,
-        template.steps(script_ids),
-        settings=template.settings,
-        description=template.description,
-        template_key=key,
-    )
     if publish and not unknown_actions(flow.draft):
         publish_flow(session, actor, flow.id)
     return flow

@@ -13,8 +13,7 @@ from siyu.flows import actions, engine, policies, rules
 from siyu.flows import service as flows
 from siyu.jobs import JobQueue
 from siyu.models import AssistedTask, AssistedTaskKind, ChannelEvent, Contact
-from siyu.models.flows import FlowStatus, FlowVersion
-from siyu.models.flows import ConversationStatus
+from siyu.models.flows import ConversationStatus, FlowStatus, FlowVersion
 from siyu.models.segments import ContactTag
 from siyu.pool import events
 from tests.flows.conftest import conversation, make_contact, outgoing, say, style_flow, turns

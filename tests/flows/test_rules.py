@@ -4,6 +4,7 @@ reply limits (pure: these run once, without a database)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
@@ -210,7 +211,7 @@ class TestEditorSyntax:
 
 
 class TestBranches:
-    STEP = {
+    STEP: ClassVar[dict[str, Any]] = {
         "id": "b",
         "type": "branch",
         "branches": [
@@ -328,7 +329,8 @@ class TestTimers:
         if at is not None and later is not None:
             assert later >= at
         if kind == "reminder":
-            assert sent < limit and reminder > 0
+            assert sent < limit
+            assert reminder > 0
             assert timeout is None or at < T0 + timedelta(minutes=timeout)  # type: ignore[operator]
         if kind == "timeout":
             assert at == T0 + timedelta(minutes=timeout or 0)

@@ -266,33 +266,39 @@ def update_script(
     script = repository.get_for_update(script_id)
     if script is None:
         raise ScriptNotFound()
-    if name is not None:
-        if not name.strip():
+    if name is not None and not name.strip():
+        raise ScriptInvalid()
+    new_body: str | None = None
+    findings: list[Finding] = []
+    if body is not None:
+        new_body = body.strip()
+        if not new_body:
             raise ScriptInvalid()
+        current = repository.version(script.id, script.current_version)
+        if current is not None and current.body == new_body:
+            new_body = None
+        else:
+            # Checked before anything changes: a refused edit leaves the script as it was.
+            findings = _check_body(session, actor, new_body, script.id, override_reason)
+    if name is not None:
         script.name = name.strip()[:80]
     if category is not None:
         script.category = category.strip()[:32] or "通用"
     if persona_id is not None:
         script.persona_id = persona_id or None
-    if body is not None:
-        body = body.strip()
-        if not body:
-            raise ScriptInvalid()
-        current = repository.version(script.id, script.current_version)
-        if current is None or current.body != body:
-            findings = _check_body(session, actor, body, script.id, override_reason)
-            script.current_version += 1
-            _new_version(
-                session, actor, script, script.current_version, body, findings, override_reason
-            )
-            audit.record(
-                session,
-                _user_id(actor),
-                "flows.script_versioned",
-                "script",
-                script.id,
-                version=script.current_version,
-            )
+    if new_body is not None:
+        script.current_version += 1
+        _new_version(
+            session, actor, script, script.current_version, new_body, findings, override_reason
+        )
+        audit.record(
+            session,
+            _user_id(actor),
+            "flows.script_versioned",
+            "script",
+            script.id,
+            version=script.current_version,
+        )
     session.flush()
     return script
 

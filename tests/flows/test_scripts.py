@@ -50,7 +50,10 @@ class TestVersions:
         result = flows.preview("{昵称}，{区县}还剩{剩余名额}个，{未知}。" + BLOCKED)
         assert result.text == "小王，章贡区还剩12个，{未知}。" + BLOCKED
         assert result.missing == ["未知"]
-        assert [f.rule_id for f in result.findings if f.blocking] == ["share_count_target", "share_for_reward"]
+        assert [f.rule_id for f in result.findings if f.blocking] == [
+            "share_count_target",
+            "share_for_reward",
+        ]
         assert not result.publishable
 
 

@@ -115,7 +115,7 @@ def preview_script(data: PreviewIn, user: ApiUser, session: DbSession) -> Previe
             FindingOut(
                 rule_id=finding.rule_id,
                 category=finding.category.value,
-                severity=finding.severity.value,
+                severity=finding.severity.name.lower(),
                 excerpt=finding.excerpt,
                 suggestion=finding.suggestion_zh,
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +60,7 @@ SAMPLE_VARIABLES: dict[str, str] = {
     "邀请链接": "https://siyu.example/c/abcd1234?state=p1",
 }
 TIMER_BATCH = 500
+HISTORY_MARGIN = timedelta(minutes=1)
 
 
 class ScriptNotFound(NotFound):
@@ -699,7 +700,12 @@ def conversation_history(
     repository = ConversationRepository(session)
     turns = list(repository.turns(conversation.id))
     messages = list(
-        repository.messages(conversation.contact_id, conversation.started_at, conversation.ended_at)
+        repository.messages(
+            conversation.contact_id,
+            conversation.started_at,
+            # A backend stamps a message when it sends it, a moment after the engine's clock.
+            conversation.ended_at + HISTORY_MARGIN if conversation.ended_at else None,
+        )
     )
     privacy.record_reads(session, actor, [conversation.consumer_id], purpose, "nickname,messages")
     return History(conversation, turns, messages)

@@ -22,7 +22,7 @@ from siyu.errors import AppError
 from siyu.flows import actions, policies, rules
 from siyu.flows.repository import ConversationRepository, FlowRepository
 from siyu.models import AssistedTaskKind, Contact, OperatorAccount
-from siyu.models.flows import Conversation, ConversationStatus, ConversationTurn
+from siyu.models.flows import Conversation, ConversationStatus
 
 logger = logging.getLogger("siyu.flows")
 
@@ -92,6 +92,23 @@ def clear_cache() -> None:
     _definitions.clear()
 
 
+ACCOUNTS_KEY = "flows.accounts"
+TURN_BUFFER_KEY = "flows.turn_buffer"
+
+
+def account_of(session: Session, account_id: int) -> OperatorAccount:
+    """The account, held for the session's life: the identity map only keeps weak references,
+    and thousands of conversations on one account would otherwise reload it per message."""
+    held: dict[int, OperatorAccount] = session.info.setdefault(ACCOUNTS_KEY, {})
+    account = held.get(account_id)
+    if account is None:
+        account = session.get(OperatorAccount, account_id)
+        if account is None:
+            raise LookupError(f"account {account_id} does not exist")
+        held[account_id] = account
+    return account
+
+
 class Runner:
     """One conversation's work inside one transaction."""
 
@@ -112,14 +129,15 @@ class Runner:
         self._account = account
         # JSON columns are replaced, not mutated, so the ORM sees every change.
         self.variables: dict[str, str] = dict(conversation.variables or {})
+        # Texts go to the backend, and turns to their table, when the run is over (``_write``):
+        # the state and the messages are then written in one flush, not one per message.
+        self._outbox: list[str] = []
+        self._turns: list[dict[str, Any]] = []
 
     @property
     def account(self) -> OperatorAccount:
         if self._account is None:
-            account = self.session.get(OperatorAccount, self.conversation.account_id)
-            if account is None:
-                raise LookupError(f"account {self.conversation.account_id} does not exist")
-            self._account = account
+            self._account = account_of(self.session, self.conversation.account_id)
         return self._account
 
     # --- records ------------------------------------------------------------------------------
@@ -127,16 +145,17 @@ class Runner:
     def turn(
         self, kind: str, text: str = "", outcome: str = "", event_id: int | None = None
     ) -> None:
-        self.repository.add_turn(
-            ConversationTurn(
-                conversation_id=self.conversation.id,
-                event_id=event_id,
-                step_id=self.conversation.step_id[:40],
-                kind=kind,
-                text=text[:5000],
-                outcome=outcome[:64],
-                created_at=self.now,
-            )
+        """Noted now, written with the run's other turns in one statement (``_write``)."""
+        self._turns.append(
+            {
+                "conversation_id": self.conversation.id,
+                "event_id": event_id,
+                "step_id": self.conversation.step_id[:40],
+                "kind": kind,
+                "text": text[:5000],
+                "outcome": outcome[:64],
+                "created_at": self.now,
+            }
         )
 
     def _save_variables(self) -> None:
@@ -166,15 +185,57 @@ class Runner:
         self._deliver(text)
 
     def _deliver(self, text: str) -> None:
-        backend_for(self.account).send(
-            self.session,
-            self.account,
-            OutgoingMessage(MessageKind.TEXT, text=text),
-            self.contact,
-        )
         self.conversation.replies_in_window += 1
         self.conversation.last_message_text = text[:200]
         self.turn("sent", text)
+        self._outbox.append(text)
+
+    def _write(self) -> None:
+        """Hand the run's texts to the account's backend, in order, then write its turns."""
+        outbox, self._outbox = self._outbox, []
+        if outbox:
+            backend = backend_for(self.account)
+            for text in outbox:
+                backend.send(
+                    self.session,
+                    self.account,
+                    OutgoingMessage(MessageKind.TEXT, text=text),
+                    self.contact,
+                )
+        turns, self._turns = self._turns, []
+        if not turns:
+            return
+        buffer: list[dict[str, Any]] | None = self.session.info.get(TURN_BUFFER_KEY)
+        if buffer is not None:
+            buffer.extend(turns)  # a batch (events.process_many) writes them all at its end
+        else:
+            self.repository.add_turns(turns)
+
+    # --- entry points (each ends by sending what the run produced) ----------------------------
+
+    def start(self) -> None:
+        self.run()
+        self._write()
+
+    def resume(self, step_id: str) -> None:
+        self.goto(step_id)
+        self._write()
+
+    def close(self, status: ConversationStatus, error: str = "") -> None:
+        self.finish(status, error)
+        self._write()
+
+    def inbound(self, text: str, event_id: int | None) -> str:
+        """A customer message (exactly once per event: the caller checked the turn)."""
+        outcome = self._inbound(text, event_id)
+        self._write()
+        return outcome
+
+    def timer(self) -> str:
+        """The wait's due timer: a reminder, or the timeout (then ``on_timeout`` or the end)."""
+        outcome = self._timer()
+        self._write()
+        return outcome
 
     def release_held(self) -> None:
         """After a customer message: send what a reply limit held back, as far as it allows."""
@@ -327,8 +388,7 @@ class Runner:
 
     # --- inputs -------------------------------------------------------------------------------
 
-    def inbound(self, text: str, event_id: int | None) -> str:
-        """A customer message (exactly once per event: the caller checked the turn)."""
+    def _inbound(self, text: str, event_id: int | None) -> str:
         conversation = self.conversation
         conversation.last_event_id = event_id
         conversation.last_inbound_at = self.now
@@ -380,8 +440,7 @@ class Runner:
         self.send(retry)
         return "retry"
 
-    def timer(self) -> str:
-        """The wait's due timer: a reminder, or the timeout (then ``on_timeout`` or the end)."""
+    def _timer(self) -> str:
         conversation = self.conversation
         if conversation.status != ConversationStatus.WAITING or conversation.due_at is None:
             return "not waiting"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.kit.pagination import Page, PageRequest
@@ -193,16 +194,55 @@ class ConversationRepository:
             )
         )
 
-    def turn_for_event(self, conversation_id: int, event_id: int) -> ConversationTurn | None:
-        return self.session.scalar(
-            select(ConversationTurn).where(
-                ConversationTurn.conversation_id == conversation_id,
-                ConversationTurn.event_id == event_id,
+    def event_taken(self, conversation_id: int, event_id: int) -> bool:
+        return (
+            self.session.scalar(
+                select(ConversationTurn.id)
+                .where(
+                    ConversationTurn.conversation_id == conversation_id,
+                    ConversationTurn.event_id == event_id,
+                )
+                .limit(1)
             )
+            is not None
         )
 
-    def add_turn(self, turn: ConversationTurn) -> None:
-        self.session.add(turn)
+    def open_for_contacts_for_update(self, contact_ids: Sequence[int]) -> Sequence[Conversation]:
+        """Every open conversation of these contacts, locked in id order (one statement)."""
+        if not contact_ids:
+            return []
+        return self.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.contact_id.in_(contact_ids),
+                Conversation.status.in_(OPEN_CONVERSATION_STATUSES),
+            )
+            .order_by(Conversation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+
+    def taken_events(self, event_ids: Sequence[int]) -> set[tuple[int, int]]:
+        """(conversation id, event id) pairs already taken, among these events."""
+        if not event_ids:
+            return set()
+        rows = self.session.execute(
+            select(ConversationTurn.conversation_id, ConversationTurn.event_id).where(
+                ConversationTurn.event_id.in_(event_ids)
+            )
+        ).all()
+        return {
+            (int(conversation_id), int(event_id))
+            for conversation_id, event_id in rows
+            if event_id is not None
+        }
+
+    def add_turns(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT on the session's connection (turns are never read back as
+        objects in the same run, so the ORM's bookkeeping is skipped)."""
+        table = ConversationTurn.__table__
+        assert isinstance(table, Table)
+        self.session.connection().execute(insert(table), list(rows))
 
     def turns(self, conversation_id: int, limit: int = 500) -> Sequence[ConversationTurn]:
         return self.session.scalars(

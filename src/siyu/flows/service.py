@@ -11,7 +11,7 @@ the pool's message hook (registered at import) drives conversations.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import utc_now
 from siyu.models import ChannelMessage, Consumer, Contact, ContactState
 from siyu.models.flows import (
+    OPEN_CONVERSATION_STATUSES,
     Conversation,
     ConversationStatus,
     ConversationTurn,
@@ -643,9 +644,10 @@ def start_conversation(
         if found is None:
             raise
         return found
+    _forget_prefetched(session, contact.id)
     runner = engine.Runner(session, conversation, contact, now)
     runner.turn("start", "", f"v{definition.version_id}")
-    runner.run()
+    runner.start()
     session.flush()
     return conversation
 
@@ -735,7 +737,7 @@ def cancel_conversation(
             status_zh=_status_zh(conversation.status),
         )
     runner = engine.Runner(session, conversation, _contact_of(session, conversation), utc_now())
-    runner.finish(ConversationStatus.CANCELLED, "cancelled by staff")
+    runner.close(ConversationStatus.CANCELLED, "cancelled by staff")
     audit.record(
         session, _user_id(actor), "flows.conversation_cancelled", "conversation", conversation.id
     )
@@ -758,7 +760,7 @@ def resume_conversation(
     if target not in runner.definition.steps:
         raise StepUnknown(step_id=target)
     runner.turn("resume", "", target)
-    runner.goto(target)
+    runner.resume(target)
     audit.record(
         session,
         _user_id(actor),
@@ -777,34 +779,83 @@ def _status_zh(status: ConversationStatus) -> str:
     return CONVERSATION_STATUS_LABELS[status]
 
 
+PREFETCH_KEY = "flows.prefetched"
+
+
+@dataclass
+class _Prefetched:
+    """A batch's open conversations by contact (newest first) and the taken (conversation,
+    event) pairs, read and locked in two statements by ``prefetch_messages``; the batch's
+    turns are written together when it is over."""
+
+    open_by_contact: dict[int, list[Conversation]]
+    taken: set[tuple[int, int]]
+    turns: list[dict[str, Any]]
+
+
+def prefetch_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> Callable[[bool], None]:
+    """Pool hook before a batch of messages (``events.process_many``)."""
+    repository = ConversationRepository(session)
+    contact_ids = sorted({contact_id for contact_id, _ in pairs})
+    open_by_contact: dict[int, list[Conversation]] = {contact_id: [] for contact_id in contact_ids}
+    for found in repository.open_for_contacts_for_update(contact_ids):
+        open_by_contact.setdefault(found.contact_id, []).insert(0, found)
+    taken = repository.taken_events(sorted({event_id for _, event_id in pairs}))
+    prefetched = _Prefetched(open_by_contact, taken, [])
+    session.info[PREFETCH_KEY] = prefetched
+    session.info[engine.TURN_BUFFER_KEY] = prefetched.turns
+
+    def done(completed: bool) -> None:
+        session.info.pop(PREFETCH_KEY, None)
+        session.info.pop(engine.TURN_BUFFER_KEY, None)
+        if completed and prefetched.turns:
+            repository.add_turns(prefetched.turns)
+
+    return done
+
+
+def _forget_prefetched(session: Session, contact_id: int) -> None:
+    prefetched: _Prefetched | None = session.info.get(PREFETCH_KEY)
+    if prefetched is not None:
+        prefetched.open_by_contact.pop(contact_id, None)
+
+
 def on_message(session: Session, contact: Contact, event_id: int, text: str) -> None:
     """Pool hook: a customer message drives the contact's newest open conversation, once.
 
     The conversation rows are locked and the turn for (conversation, event) is looked up: a
     replayed event, or a second worker holding the same event, finds it and changes nothing."""
     repository = ConversationRepository(session)
-    conversations = repository.open_for_contact_for_update(contact.id)
+    prefetched: _Prefetched | None = session.info.get(PREFETCH_KEY)
+    if prefetched is not None and contact.id in prefetched.open_by_contact:
+        candidates = prefetched.open_by_contact[contact.id]
+        conversations = [c for c in candidates if c.status in OPEN_CONVERSATION_STATUSES]
+    else:
+        conversations = list(repository.open_for_contact_for_update(contact.id))
     if not conversations:
         return
     now = utc_now()
     if contact.marketing_opt_out and text.strip() in OPT_OUT_KEYWORDS:
         for conversation in conversations:
-            engine.Runner(session, conversation, contact, now).finish(
+            engine.Runner(session, conversation, contact, now).close(
                 ConversationStatus.CANCELLED, "opted out"
             )
         session.flush()
         return
     waiting = [c for c in conversations if c.status == ConversationStatus.WAITING]
-    conversation = (waiting or list(conversations))[0]
-    if conversation.last_event_id == event_id or repository.turn_for_event(
-        conversation.id, event_id
-    ):
+    conversation = (waiting or conversations)[0]
+    if conversation.last_event_id == event_id:
+        return
+    if prefetched is not None and contact.id in prefetched.open_by_contact:
+        if (conversation.id, event_id) in prefetched.taken:
+            return
+    elif repository.event_taken(conversation.id, event_id):
         return
     engine.Runner(session, conversation, contact, now).inbound(text, event_id)
-    session.flush()
 
 
 hooks.register_message_received(on_message)
+hooks.register_messages_prefetch(prefetch_messages)
 
 
 def fire_timer(session: Session, conversation_id: int, now: datetime | None = None) -> str:

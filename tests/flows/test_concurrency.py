@@ -83,3 +83,72 @@ class TestConcurrentWorkers:
         with database.sessions() as session:
             assert conversation(session, conversation_id).retries == 3
             assert len(outgoing(session, contact_id)) == 4
+
+
+class TestBatchDrain:
+    """``events.process_many``: the load path; the same exactly-once as one event at a time."""
+
+    def test_a_batch_advances_each_conversation_once_per_message(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        with database.sessions() as session:
+            first = make_contact(session, union_id="a")
+            second = make_contact(session, union_id="b")
+            flow = style_flow(session)
+            one = flows.start_conversation(session, flow.id, first.id)
+            two = flows.start_conversation(session, flow.id, second.id)
+            ids = [
+                say(session, first, "9", "1"),  # a retry
+                say(session, second, "2", "1"),  # advances and completes
+                say(session, first, "1", "2"),  # then the first advances too
+            ]
+            session.commit()
+            contact_ids = (first.id, second.id)
+        with database.sessions() as session:
+            assert events.process_many(session, [*ids, ids[0], 999_999]) == {
+                ids[0]: "recorded",
+                ids[1]: "recorded",
+                ids[2]: "recorded",
+                999_999: "missing",
+            }
+            session.commit()
+        with database.sessions() as session:
+            assert events.process_many(session, ids) == dict.fromkeys(ids, "already processed")
+            done_one = conversation(session, one.id)
+            assert (done_one.status.value, done_one.retries, done_one.variables["款式"]) == (
+                "completed",
+                0,
+                "1",
+            )
+            assert conversation(session, two.id).status.value == "completed"
+            assert outgoing(session, contact_ids[0]) == [
+                "小李您好，请回复款式编号 1-3。",
+                "请回复 1-3 之间的数字。",
+                "好的，您选了 1 号。",
+            ]
+            inbound = session.scalar(
+                select(func.count())
+                .select_from(ConversationTurn)
+                .where(ConversationTurn.kind == "inbound")
+            )
+            assert inbound == 3
+
+    def test_two_workers_draining_the_same_batch(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        texts = ["7", "8", "9"]
+        conversation_id, contact_id, event_ids = _prepare(database, texts)
+        barrier = threading.Barrier(WORKERS)
+
+        def drain() -> None:
+            barrier.wait()
+            with database.sessions() as session:
+                events.process_many(session, event_ids)
+                session.commit()
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as executor:
+            for future in [executor.submit(drain) for _ in range(WORKERS)]:
+                future.result()
+        with database.sessions() as session:
+            assert conversation(session, conversation_id).retries == 3
+            assert len(outgoing(session, contact_id)) == 4

@@ -222,13 +222,17 @@ class ConversationRepository:
             .execution_options(populate_existing=True)
         ).all()
 
-    def taken_events(self, event_ids: Sequence[int]) -> set[tuple[int, int]]:
-        """(conversation id, event id) pairs already taken, among these events."""
-        if not event_ids:
+    def taken_events(
+        self, conversation_ids: Sequence[int], event_ids: Sequence[int]
+    ) -> set[tuple[int, int]]:
+        """(conversation id, event id) pairs already taken, among these (the unique index on
+        (conversation_id, event_id) serves it)."""
+        if not conversation_ids or not event_ids:
             return set()
         rows = self.session.execute(
             select(ConversationTurn.conversation_id, ConversationTurn.event_id).where(
-                ConversationTurn.event_id.in_(event_ids)
+                ConversationTurn.conversation_id.in_(conversation_ids),
+                ConversationTurn.event_id.in_(event_ids),
             )
         ).all()
         return {

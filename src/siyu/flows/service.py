@@ -798,9 +798,12 @@ def prefetch_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> Cal
     repository = ConversationRepository(session)
     contact_ids = sorted({contact_id for contact_id, _ in pairs})
     open_by_contact: dict[int, list[Conversation]] = {contact_id: [] for contact_id in contact_ids}
-    for found in repository.open_for_contacts_for_update(contact_ids):
-        open_by_contact.setdefault(found.contact_id, []).insert(0, found)
-    taken = repository.taken_events(sorted({event_id for _, event_id in pairs}))
+    found = repository.open_for_contacts_for_update(contact_ids)
+    for conversation in found:
+        open_by_contact.setdefault(conversation.contact_id, []).insert(0, conversation)
+    taken = repository.taken_events(
+        [conversation.id for conversation in found], sorted({event_id for _, event_id in pairs})
+    )
     prefetched = _Prefetched(open_by_contact, taken, [])
     session.info[PREFETCH_KEY] = prefetched
     session.info[engine.TURN_BUFFER_KEY] = prefetched.turns

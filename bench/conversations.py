@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import prepare_database  # noqa: E402
+from _common import prepare_database
 
 TARGET_RATIO = 0.2
 CONVERSATIONS = 10_000

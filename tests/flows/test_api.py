@@ -66,7 +66,8 @@ class TestFlowsApi:
         assert response.json() == {
             "error": "flow_actions_unknown",
             "detail": "The flow uses actions that are not registered: campaign.nope",
-            "detail_zh": "流程使用了尚未注册的动作：campaign.nope（相关功能上线后才能发布或启动）。",
+            "detail_zh": "流程使用了尚未注册的动作：campaign.nope"
+            "（相关功能上线后才能发布或启动）。",
         }
 
     def test_invalid_definition(self, api_as: Any, admin: Principal) -> None:
@@ -129,7 +130,8 @@ class TestConversationsApi:
         with database.sessions() as session:
             rows = session.scalars(select(PersonalDataAccess)).all()
             assert [(r.subject_id, r.purpose, r.fields) for r in rows] == [
-                (consumer_id, "api.conversation", "nickname,messages")
+                (consumer_id, "api.conversation", "nickname,messages"),
+                (consumer_id, "api.conversations", "nickname,messages"),
             ]
 
     def test_promoter_sees_only_own_contacts_conversations(

@@ -133,9 +133,7 @@ class TestBatchDrain:
             )
             assert inbound == 3
 
-    def test_two_workers_draining_the_same_batch(
-        self, database: Database, queue: JobQueue
-    ) -> None:
+    def test_two_workers_draining_the_same_batch(self, database: Database, queue: JobQueue) -> None:
         texts = ["7", "8", "9"]
         conversation_id, contact_id, event_ids = _prepare(database, texts)
         barrier = threading.Barrier(WORKERS)

@@ -193,7 +193,8 @@ class TestConversationPages:
         with database.sessions() as session:
             rows_ = session.scalars(select(PersonalDataAccess)).all()
             assert [(r.subject_id, r.purpose) for r in rows_] == [
-                (ids[2], "console.conversation_detail")
+                (ids[2], "console.flow_conversations"),
+                (ids[2], "console.conversation_detail"),
             ]
         response = client.submit(f"/console/conversations/{ids[1]}/cancel")
         assert response.status_code == 303

@@ -258,7 +258,9 @@ def list_conversations(
     page: int = 1,
     size: int = 50,
 ) -> list[ConversationOut]:
-    listed = service.list_conversations(session, user, PageRequest(page, size), flow_id, status)
+    listed = service.list_conversations(
+        session, user, PageRequest(page, size), flow_id, status, purpose="api.conversations"
+    )
     return [conversation_out(conversation) for conversation in listed.items]
 
 

@@ -679,11 +679,19 @@ def list_conversations(
     page: PageRequest,
     flow_id: int | None = None,
     status: ConversationStatus | None = None,
+    purpose: str = "",
 ) -> Page[Conversation]:
+    """``purpose`` set: the caller shows the list (variables such as 昵称, the last message),
+    so the read is logged for each listed consumer."""
     scope = scope_of(actor)
-    return ConversationRepository(session).listing(
+    listed = ConversationRepository(session).listing(
         page, flow_id, status, scope.owner_promoter_id, scope.only_owner
     )
+    if purpose:
+        privacy.record_reads(
+            session, actor, [c.consumer_id for c in listed.items], purpose, "nickname,messages"
+        )
+    return listed
 
 
 @dataclass(frozen=True)

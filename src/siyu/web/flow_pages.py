@@ -434,7 +434,14 @@ def flow_conversations(
     selected = (
         ConversationStatus(status) if status in ConversationStatus.__members__.values() else None
     )
-    listed = service.list_conversations(session, user, PageRequest(page, 50), flow.id, selected)
+    listed = service.list_conversations(
+        session,
+        user,
+        PageRequest(page, 50),
+        flow.id,
+        selected,
+        purpose="console.flow_conversations",
+    )
     return render(
         request,
         "console/flows_conversations.html",

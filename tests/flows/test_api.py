@@ -81,6 +81,22 @@ class TestFlowsApi:
             "step 'a': a send step needs a script or a text"
         )
 
+    def test_archived_flow_takes_no_new_conversations(
+        self, api_as: Any, admin: Principal, database: Database
+    ) -> None:
+        api = api_as(admin)
+        flow_id = api.post("/api/v1/flows", json={"name": "x", "steps": STEPS}).json()["id"]
+        api.post(f"/api/v1/flows/{flow_id}/publish")
+        assert api.post(f"/api/v1/flows/{flow_id}/archive").json()["status"] == "archived"
+        with database.sessions() as session:
+            contact_id = make_contact(session).id
+            session.commit()
+        response = api.post(
+            "/api/v1/conversations", json={"flow_id": flow_id, "contact_id": contact_id}
+        )
+        assert (response.status_code, response.json()["error"]) == (409, "flow_archived")
+        assert api.get("/api/v1/conversations").json() == []
+
     def test_install_template(self, api_as: Any, admin: Principal) -> None:
         response = api_as(admin).post(
             "/api/v1/flows/templates", json={"template": "luggage_invite"}

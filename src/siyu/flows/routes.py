@@ -201,6 +201,11 @@ def publish_flow(flow_id: int, user: ApiUser, session: DbSession) -> FlowVersion
     )
 
 
+@router.post("/flows/{flow_id}/archive")
+def archive_flow(flow_id: int, user: ApiUser, session: DbSession) -> FlowOut:
+    return _flow_out(service.archive_flow(session, user, flow_id))
+
+
 def conversation_out(
     conversation: Conversation, history: service.History | None = None
 ) -> ConversationOut:

@@ -165,6 +165,7 @@ def _fresh_engine() -> Iterator[None]:
     engine.clear_cache()
     policies.unregister_reply_policy("simulator")
     policies.unregister_reply_policy("assisted")
+    policies.unregister_reply_policy("wecom")
 
 
 from tests.promoters.conftest import make_promoter  # noqa: E402, F401  (fixture re-export)

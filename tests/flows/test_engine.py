@@ -12,7 +12,7 @@ from siyu.errors import ValidationFailed
 from siyu.flows import actions, engine, policies, rules
 from siyu.flows import service as flows
 from siyu.jobs import JobQueue
-from siyu.models import AssistedTask, AssistedTaskKind, ChannelEvent, Contact
+from siyu.models import AssistedTask, AssistedTaskKind, ChannelEvent, Contact, OperatorAccount
 from siyu.models.flows import ConversationStatus, FlowStatus, FlowVersion
 from siyu.models.segments import ContactTag
 from siyu.pool import events
@@ -350,3 +350,64 @@ class TestReplyLimits:
         policy = policies.policy_for("wecom")
         assert (policy.max_replies, policy.window) == (5, timedelta(hours=48))
         assert policies.policy_for("simulator").unlimited
+
+
+class TestTimerFailures:
+    def test_a_refused_send_retries_later_and_does_not_block_other_timers(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        with database.sessions() as session:
+            broken = make_contact(session, union_id="a")
+            fine = make_contact(session, union_id="b")
+            flow = style_flow(session, reminder_minutes=10, reminder_text="还在吗")
+            first = flows.start_conversation(session, flow.id, broken.id)
+            second = flows.start_conversation(session, flow.id, fine.id)
+            # The first account moves to WeCom, which refuses to send until configured (its
+            # reply limit lifted here, so the reminder is sent rather than held).
+            session.get_one(OperatorAccount, broken.account_id).channel_backend = "wecom"
+            policies.register_reply_policy("wecom", rules.UNLIMITED)
+            session.commit()
+            since = first.waiting_since
+            assert since is not None
+            ids = (first.id, second.id, fine.id)
+        with database.sessions() as session:
+            moment = since + timedelta(minutes=11)
+            assert flows.fire_due_timers(session, moment) == 1
+            session.commit()
+            failed = conversation(session, ids[0])
+            assert (failed.status, failed.reminders_sent, failed.due_at) == (
+                ConversationStatus.WAITING,
+                0,
+                moment + timedelta(minutes=15),
+            )
+            assert failed.error == "The wecom channel is not configured."
+            assert conversation(session, ids[1]).reminders_sent == 1
+            assert outgoing(session, ids[2])[-1] == "还在吗"
+
+
+class TestConcurrentStarts:
+    def test_four_starts_at_once_make_one_conversation(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        with database.sessions() as session:
+            contact = make_contact(session)
+            flow = style_flow(session)
+            session.commit()
+            flow_id, contact_id = flow.id, contact.id
+        barrier = threading.Barrier(4)
+
+        def start() -> int:
+            barrier.wait()
+            with database.sessions() as session:
+                started = flows.start_conversation(session, flow_id, contact_id)
+                session.commit()
+                return started.id
+
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            ids = {future.result() for future in [executor.submit(start) for _ in range(4)]}
+        with database.sessions() as session:
+            assert len(ids) == 1
+            assert outgoing(session, contact_id) == ["小李您好，请回复款式编号 1-3。"]

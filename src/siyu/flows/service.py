@@ -23,7 +23,7 @@ from siyu.audit import service as audit
 from siyu.auth.principal import Principal
 from siyu.compliance import service as compliance
 from siyu.compliance.rules import Finding, TextKind
-from siyu.errors import Conflict, NotFound, ValidationFailed
+from siyu.errors import AppError, Conflict, NotFound, ValidationFailed
 from siyu.flows import actions, builtin, engine, rules
 from siyu.flows.repository import ConversationRepository, FlowRepository, ScriptRepository
 from siyu.kit.pagination import Page, PageRequest
@@ -62,6 +62,7 @@ SAMPLE_VARIABLES: dict[str, str] = {
 }
 TIMER_BATCH = 500
 HISTORY_MARGIN = timedelta(minutes=1)
+TIMER_RETRY = timedelta(minutes=15)
 
 
 class ScriptNotFound(NotFound):
@@ -893,7 +894,20 @@ def fire_due_timers(session: Session, now: datetime | None = None, limit: int = 
     """Every due timer (up to ``limit``); returns how many fired."""
     moment = now or utc_now()
     fired = 0
-    for conversation_id in ConversationRepository(session).due_ids(moment, limit):
-        if fire_timer(session, conversation_id, moment) in ("reminded", "timed out"):
+    repository = ConversationRepository(session)
+    for conversation_id in repository.due_ids(moment, limit):
+        try:
+            with session.begin_nested():
+                outcome = fire_timer(session, conversation_id, moment)
+        except AppError as error:
+            # E.g. the channel refuses to send: try again later; one conversation's failure
+            # must not hold up every other timer (the job runs them all in one transaction).
+            logger.warning("conversation %s timer failed: %s", conversation_id, error.en)
+            failed = repository.get_for_update(conversation_id)
+            if failed is not None:
+                failed.due_at = moment + TIMER_RETRY
+                failed.error = error.en[:500]
+            continue
+        if outcome in ("reminded", "timed out"):
             fired += 1
     return fired

@@ -346,6 +346,18 @@ class TestReplyLimits:
             assert waiting.held == ["请回复 1-3 之间的数字。"]
             assert waiting.replies_in_window == 1
 
+    def test_wecom_preset_holds_everything_before_the_customer_writes(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        with database.sessions() as session:
+            contact = make_contact(session, backend="wecom")
+            started = flows.start_conversation(session, style_flow(session).id, contact.id)
+            assert (started.status, started.held) == (
+                ConversationStatus.WAITING,
+                ["小李您好，请回复款式编号 1-3。"],
+            )
+            assert ("greet", "held", "reply limit") in turns(session, started.id)
+
     def test_wecom_preset_is_five_in_48_hours(self) -> None:
         policy = policies.policy_for("wecom")
         assert (policy.max_replies, policy.window) == (5, timedelta(hours=48))

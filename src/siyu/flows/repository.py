@@ -169,17 +169,19 @@ class ConversationRepository:
         return self.session.scalar(select(Conversation).where(Conversation.open_key == open_key))
 
     def open_for_contact_for_update(self, contact_id: int) -> Sequence[Conversation]:
-        """The contact's open conversations, locked, newest first (the one a reply drives)."""
-        return self.session.scalars(
+        """The contact's open conversations, locked, newest first (the one a reply drives).
+        Locked in id order, like the batch path, so the two never lock in opposite orders."""
+        rows = self.session.scalars(
             select(Conversation)
             .where(
                 Conversation.contact_id == contact_id,
                 Conversation.status.in_(OPEN_CONVERSATION_STATUSES),
             )
-            .order_by(Conversation.id.desc())
+            .order_by(Conversation.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         ).all()
+        return list(reversed(rows))
 
     def due_ids(self, now: datetime, limit: int) -> list[int]:
         return list(

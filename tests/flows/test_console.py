@@ -11,7 +11,7 @@ from siyu.db import Database
 from siyu.flows import rules
 from siyu.flows import service as flows
 from siyu.jobs import JobQueue
-from siyu.models.flows import Flow, FlowStatus, Script
+from siyu.models.flows import Conversation, Flow, FlowStatus, Script
 from siyu.models.privacy import PersonalDataAccess
 from tests.conftest import ConsoleClient
 from tests.flows.conftest import make_contact, style_flow
@@ -192,10 +192,21 @@ class TestConversationPages:
         assert "小李您好，请回复款式编号 1-3。" in detail.text
         with database.sessions() as session:
             rows_ = session.scalars(select(PersonalDataAccess)).all()
-            assert [(r.subject_id, r.purpose) for r in rows_] == [
+            assert [(r.subject_id, r.purpose) for r in rows_][:2] == [
                 (ids[2], "console.flow_conversations"),
                 (ids[2], "console.conversation_detail"),
             ]
+        assert 'data-testid="simulate-form"' in detail.text
+        reply = client.submit(f"/console/conversations/{ids[1]}/simulate", {"text": "2号"})
+        assert reply.status_code == 303
+        queue.run_pending()
+        with database.sessions() as session:
+            advanced = session.get_one(Conversation, ids[1])
+            assert (advanced.status.value, advanced.variables["款式"]) == ("completed", "2")
+        assert "好的，您选了 2 号。" in client.get(f"/console/conversations/{ids[1]}").text
         response = client.submit(f"/console/conversations/{ids[1]}/cancel")
         assert response.status_code == 303
-        assert "已取消" in client.get(f"/console/conversations/{ids[1]}").text
+        assert (
+            "取消失败：该会话已结束（已完成）"
+            in client.get(f"/console/conversations/{ids[1]}").text
+        )

@@ -423,3 +423,34 @@ class TestConcurrentStarts:
         with database.sessions() as session:
             assert len(ids) == 1
             assert outgoing(session, contact_id) == ["小李您好，请回复款式编号 1-3。"]
+
+
+class TestStaffActions:
+    def test_cancel_closes_and_a_second_cancel_is_refused(self, database: Database) -> None:
+        with database.sessions() as session:
+            contact = make_contact(session)
+            started = flows.start_conversation(session, style_flow(session).id, contact.id)
+            cancelled = flows.cancel_conversation(session, None, started.id)
+            assert (cancelled.status, cancelled.open_key) == (ConversationStatus.CANCELLED, None)
+            with pytest.raises(flows.ConversationClosed):
+                flows.cancel_conversation(session, None, started.id)
+            # Closed: the same flow can start again for the contact.
+            again = flows.start_conversation(session, started.flow_id, contact.id)
+            assert again.id != started.id
+
+    def test_simulated_replies_only_on_simulator_accounts(self, database: Database) -> None:
+        with database.sessions() as session:
+            contact = make_contact(session, backend="assisted")
+            started = flows.start_conversation(session, style_flow(session).id, contact.id)
+            with pytest.raises(flows.SimulatorOnly):
+                flows.simulate_reply(session, None, started.id, "1")
+            with pytest.raises(flows.ReplyTextRequired):
+                flows.simulate_reply(session, None, started.id, "  ")
+            assert (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ChannelEvent)
+                    .where(ChannelEvent.kind == "message")
+                )
+                == 0
+            )

@@ -137,6 +137,18 @@ class ContactUnreachable(Conflict):
     message_zh = "该联系人已删除好友或已退订，不能开始会话。"
 
 
+class SimulatorOnly(Conflict):
+    code = "conversation_simulator_only"
+    message_en = "Replies can be simulated only on simulator accounts (this one is {backend})."
+    message_zh = "只有模拟器渠道的运营号可以模拟客户回复（该号使用“{backend}”）。"
+
+
+class ReplyTextRequired(ValidationFailed):
+    code = "conversation_reply_required"
+    message_en = "A simulated reply needs 1 to 500 characters."
+    message_zh = "请填写模拟的客户回复（1–500 字）。"
+
+
 class StepUnknown(ValidationFailed):
     code = "conversation_step_unknown"
     message_en = "Step {step_id!r} is not in the conversation's flow version."
@@ -780,6 +792,44 @@ def resume_conversation(
     )
     session.flush()
     return conversation
+
+
+def is_simulated(session: Session, conversation: Conversation) -> bool:
+    from siyu.channels.registry import backend_name_for
+
+    return backend_name_for(engine.account_of(session, conversation.account_id)) == "simulator"
+
+
+def simulate_reply(
+    session: Session, actor: Principal | None, conversation_id: int, text: str
+) -> int:
+    """Staff play the customer on a simulator account (demos, trying a flow): the reply goes
+    into the event inbox like any backend's and is processed by the event job. Returns the
+    event id."""
+    from siyu.channels.registry import backend_name_for
+    from siyu.pool import events
+    from siyu.pool.schemas import EventIn
+
+    _require_staff(actor)
+    conversation = get_conversation(session, actor, conversation_id)
+    text = text.strip()
+    if not 1 <= len(text) <= 500:
+        raise ReplyTextRequired()
+    account = engine.account_of(session, conversation.account_id)
+    backend = backend_name_for(account)
+    if backend != "simulator":
+        raise SimulatorOnly(backend=backend)
+    event, _ = events.receive(
+        session,
+        EventIn(
+            backend="simulator",
+            external_event_id=f"console:{conversation.id}:{utc_now().isoformat()}",
+            kind="message",
+            account_id=conversation.account_id,
+            payload={"contact_id": conversation.contact_id, "text": text},
+        ),
+    )
+    return event.id
 
 
 def _status_zh(status: ConversationStatus) -> str:

@@ -461,7 +461,13 @@ def conversation_detail(
     return render(
         request,
         "console/flows_conversation.html",
-        {"history": history, "conversation": history.conversation, "flow": flow, **LABELS},
+        {
+            "history": history,
+            "conversation": history.conversation,
+            "flow": flow,
+            "simulated": service.is_simulated(session, history.conversation),
+            **LABELS,
+        },
         user=user,
     )
 
@@ -480,6 +486,23 @@ def conversation_resume(
     except AppError as error:
         return _fail(request, target, "继续", error)
     flash(request, "会话已继续。")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/console/conversations/{conversation_id}/simulate", dependencies=[CsrfChecked])
+def conversation_simulate(
+    request: Request,
+    conversation_id: int,
+    user: ConsoleUser,
+    session: DbSession,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    target = f"/console/conversations/{conversation_id}"
+    try:
+        service.simulate_reply(session, user, conversation_id, text)
+    except AppError as error:
+        return _fail(request, target, "模拟", error)
+    flash(request, "已模拟客户回复，处理完成后刷新即可看到。")
     return RedirectResponse(target, status_code=303)
 
 

@@ -42,6 +42,8 @@ ROW_FIELDS = (
     "reminder_text",
     "on_timeout",
     "retry_text",
+    "max_retries",
+    "on_exhausted",
     "action",
     "params",
     "routes",
@@ -96,6 +98,8 @@ def row_of(step: Mapping[str, Any]) -> dict[str, str]:
         "on_timeout": str(step.get("on_timeout") or ""),
         "retry_text": str(step.get("retry_text") or "")
         or (f"#{step['retry_script_id']}" if step.get("retry_script_id") else ""),
+        "max_retries": _number(step.get("max_retries")),
+        "on_exhausted": str(step.get("on_retries_exhausted") or ""),
         "action": str(step.get("action") or ""),
         "params": "\n".join(f"{key}={value}" for key, value in (step.get("params") or {}).items()),
         "routes": routes,
@@ -108,7 +112,7 @@ def _int(text: str, field: str, step_id: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise rules.RuleSyntaxError(f"步骤 {step_id}：{field}必须是整数（分钟）")
+        raise rules.RuleSyntaxError(f"步骤 {step_id}：{field}必须是整数")
     return int(text)
 
 
@@ -139,6 +143,7 @@ def step_of(row: Mapping[str, str]) -> dict[str, Any]:
             ("timeout_minutes", "timeout", "超时"),
             ("reminder_minutes", "reminder", "提醒间隔"),
             ("max_reminders", "max_reminders", "提醒次数"),
+            ("max_retries", "max_retries", "重试次数"),
         ):
             value = _int(row.get(field, ""), label, step_id)
             if value is not None:
@@ -147,6 +152,8 @@ def step_of(row: Mapping[str, str]) -> dict[str, Any]:
         _script_or_text(row.get("retry_text", ""), "retry_script_id", "retry_text", step)
         if row.get("on_timeout", "").strip():
             step["on_timeout"] = row["on_timeout"].strip()
+        if row.get("on_exhausted", "").strip():
+            step["on_retries_exhausted"] = row["on_exhausted"].strip()
     if kind == "action":
         step["action"] = row.get("action", "").strip()
         params: dict[str, str] = {}

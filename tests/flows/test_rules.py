@@ -281,6 +281,23 @@ class TestDefinition:
             "step 'e': a branch needs a variable and an operator",
         ]
 
+    def test_retry_targets_are_checked(self) -> None:
+        definition = {
+            "steps": [
+                {
+                    "id": "w",
+                    "type": "wait",
+                    "match": [{"kind": "any"}],
+                    "on_retries_exhausted": "gone",
+                }
+            ],
+            "settings": {"on_retries_exhausted": "away"},
+        }
+        assert rules.problems(definition) == [
+            "settings: on_retries_exhausted goes to unknown step 'away'",
+            "step 'w' goes to unknown step 'gone'",
+        ]
+
     def test_empty_flow(self) -> None:
         assert rules.problems({"steps": []}) == ["a flow needs at least one step"]
 

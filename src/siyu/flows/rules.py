@@ -405,7 +405,7 @@ def targets(step: Mapping[str, Any]) -> list[str]:
     found = [str(step.get("next") or "")]
     if step.get("type") == "wait":
         found += [str(rule.get("next") or "") for rule in step.get("match") or []]
-        found += [str(step.get("on_timeout") or "")]
+        found += [str(step.get("on_timeout") or ""), str(step.get("on_retries_exhausted") or "")]
     if step.get("type") == "action":
         found += [str(value) for value in (step.get("on") or {}).values()]
     if step.get("type") == "branch":
@@ -458,6 +458,9 @@ def problems(definition: Mapping[str, Any]) -> list[str]:
     for step_id in duplicates:
         found.append(f"step id {step_id!r} is used twice")
     known = set(ids)
+    exhausted = str((definition.get("settings") or {}).get("on_retries_exhausted") or "")
+    if exhausted and exhausted not in known:
+        found.append(f"settings: on_retries_exhausted goes to unknown step {exhausted!r}")
     for step in steps:
         step_id = str(step.get("id") or "")
         kind = step.get("type")

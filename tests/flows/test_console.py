@@ -159,6 +159,27 @@ class TestFlowPages:
             {"id": "end", "type": "end"},
         ]
 
+    def test_publish_refused_for_unknown_actions_keeps_the_saved_draft(
+        self, client: ConsoleClient, admin: Principal, database: Database
+    ) -> None:
+        with database.sessions() as session:
+            flow_id = flows.create_flow(
+                session, None, "x", [{"id": "a", "type": "send", "text": "hi"}]
+            ).id
+            session.commit()
+        client.login("admin")
+        form: dict[str, Any] = rows({"id": "q", "type": "action", "action": "campaign.check_quota"})
+        form["publish"] = "1"
+        client.submit(f"/console/flows/{flow_id}", form)
+        page = client.get(f"/console/flows/{flow_id}")
+        assert "草稿已保存，但发布失败：流程使用了尚未注册的动作：campaign.check_quota" in page.text
+        with database.sessions() as session:
+            saved = session.get_one(Flow, flow_id)
+            assert saved.draft["steps"] == [
+                {"id": "q", "type": "action", "action": "campaign.check_quota"}
+            ]
+            assert (saved.status, saved.versions_count) == (FlowStatus.DRAFT, 0)
+
     def test_bad_rule_syntax_flashes_and_keeps_the_draft(
         self, client: ConsoleClient, admin: Principal, database: Database
     ) -> None:

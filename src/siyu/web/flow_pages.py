@@ -413,15 +413,19 @@ async def flow_save(
             steps=steps,
             settings=settings,
         )
-        if form.get("publish"):
-            version = service.publish_flow(session, user, flow_id)
-            flash(request, f"已发布第 {version.version} 版；进行中的会话仍按原版本运行。")
-        else:
-            flash(request, "草稿已保存。")
     except rules.RuleSyntaxError as error:
         flash(request, f"保存失败：{error}", "danger")
+        return RedirectResponse(target, status_code=303)
     except AppError as error:
         return _fail(request, target, "保存", error)
+    if not form.get("publish"):
+        flash(request, "草稿已保存。")
+        return RedirectResponse(target, status_code=303)
+    try:
+        version = service.publish_flow(session, user, flow_id)
+    except AppError as error:
+        return _fail(request, target, "草稿已保存，但发布", error)
+    flash(request, f"已发布第 {version.version} 版；进行中的会话仍按原版本运行。")
     return RedirectResponse(target, status_code=303)
 
 

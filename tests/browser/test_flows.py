@@ -37,5 +37,5 @@ class TestScriptsAndFlows:
         expect(page.get_by_test_id("flow-unknown-actions")).to_contain_text("campaign.check_quota")
         expect(page.get_by_test_id("step-table")).to_contain_text("发送话术")
         with live_server.unit_of_work() as session:
-            assert session.query(Script).count() == 13
+            assert session.query(Script).count() == 15
             assert session.query(Flow).one().template_key == "luggage_invite"

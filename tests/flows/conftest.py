@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,9 +21,8 @@ from tests.pool.conftest import make_account, make_code
 CAMPAIGN_ACTIONS = (
     "campaign.check_quota",
     "campaign.choose_style",
+    "campaign.join",
     "campaign.request_proof",
-    "campaign.personal_code",
-    "campaign.check_progress",
     "campaign.issue_reward",
     "campaign.invite_to_group",
 )
@@ -120,30 +120,45 @@ def conversation(session: Session, conversation_id: int) -> Conversation:
     return session.get_one(Conversation, conversation_id)
 
 
+@dataclass
+class CampaignStubs:
+    calls: list[tuple[str, dict[str, Any]]]
+    outcomes: dict[str, actions.ActionResult]
+
+
 @pytest.fixture
-def campaign_stubs() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Stub campaign.* actions, for this test only: quota available, reward issued, …"""
-    calls: list[tuple[str, dict[str, Any]]] = []
-    outcomes = {
-        "campaign.check_quota": actions.ActionResult(
-            "available", {"剩余名额": "12", "款式列表": "1. 黑色\n2. 银色\n3. 粉色"}
-        ),
-        "campaign.choose_style": actions.ActionResult("chosen"),
-        "campaign.request_proof": actions.ActionResult("accepted"),
-        "campaign.personal_code": actions.ActionResult(
-            "ok", {"邀请链接": "http://t/c/x?state=p1", "邀请人数": "3"}
-        ),
-        "campaign.check_progress": actions.ActionResult(
-            "pending", {"已邀请人数": "1", "还差人数": "2"}
-        ),
-        "campaign.issue_reward": actions.ActionResult("issued"),
-        "campaign.invite_to_group": actions.ActionResult("sent", {"链接": "http://t/g/abc"}),
-    }
+def campaign_stubs() -> Iterator[CampaignStubs]:
+    """Stub campaign.* actions, for this test only, with siyu.campaigns' documented outcomes and
+    variables (docs/campaigns.md "Flow actions"); a test may change ``outcomes``."""
+    stubs = CampaignStubs(
+        calls=[],
+        outcomes={
+            "campaign.check_quota": actions.ActionResult(
+                "available", {"剩余名额": "12", "district": "360702"}
+            ),
+            "campaign.choose_style": actions.ActionResult(
+                "ok", {"款式": "星空银 24 寸", "款式编号": "2"}
+            ),
+            "campaign.join": actions.ActionResult(
+                "ok",
+                {
+                    "链接": "http://t/c/x?state=p1",
+                    "海报": "http://t/poster.png",
+                    "我的活动": "http://t/h5/me",
+                },
+            ),
+            "campaign.request_proof": actions.ActionResult(
+                "ok", {"上传链接": "http://t/h5/me#proof"}
+            ),
+            "campaign.issue_reward": actions.ActionResult("issued", {"奖品": "拉杆箱"}),
+            "campaign.invite_to_group": actions.ActionResult("ok", {"群链接": "http://t/g/abc"}),
+        },
+    )
 
     def make(name: str) -> actions.ActionHandler:
         def handler(_session: Session, context: actions.ActionContext) -> actions.ActionResult:
-            calls.append((name, dict(context.params)))
-            return outcomes[name]
+            stubs.calls.append((name, dict(context.params)))
+            return stubs.outcomes[name]
 
         return handler
 
@@ -151,7 +166,7 @@ def campaign_stubs() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     previous = {name: actions._registry.pop(name, None) for name in CAMPAIGN_ACTIONS}
     for name in CAMPAIGN_ACTIONS:
         actions.register(name, make(name))
-    yield calls
+    yield stubs
     for name, handler in previous.items():
         actions._registry.pop(name, None)
         if handler is not None:

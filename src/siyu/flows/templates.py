@@ -5,14 +5,15 @@
   numbered styles → style number → share the poster to 80+ friends → screenshot → reward →
   coupon group. Its share instruction is induced sharing (《微信外部链接内容管理规范》3.1): the
   compliance lint blocks it, so installing needs an admin's override reason (audited).
-- ``luggage_invite``: the same up to the style, then a personal invite code: "invite N new
-  friends", counted by verified adds (campaign trigger ``friend_add``) instead of screenshots.
+- ``luggage_invite``: the same up to the style, then the participant's personal invite link:
+  invite new friends, counted by verified adds (campaign trigger ``friend_add``) instead of
+  screenshots; a reply asks for the reward, which is issued once the tier's count is reached.
 
-Both call the campaign actions by name (``campaign.check_quota``, ``campaign.choose_style``,
-``campaign.request_proof``, ``campaign.personal_code``, ``campaign.check_progress``,
-``campaign.issue_reward``, ``campaign.invite_to_group``); they install before siyu.campaigns is
-deployed (as drafts) and publish once those actions are registered. docs/flows.md lists the
-outcomes and variables each action is expected to return.
+Both call the campaign actions by name, with the outcomes and variables siyu.campaigns documents
+(docs/campaigns.md "Flow actions"): ``campaign.check_quota``, ``campaign.choose_style``,
+``campaign.join``, ``campaign.request_proof``, ``campaign.issue_reward``,
+``campaign.invite_to_group``. They install before siyu.campaigns is deployed (as drafts) and
+publish once those actions are registered.
 """
 
 from __future__ import annotations
@@ -47,16 +48,24 @@ COMMON_SCRIPTS: dict[str, tuple[str, str]] = {
     ),
     "quota_ok": (
         "拉杆箱·有名额",
-        "查到了！{区县}还有名额（剩余 {剩余名额} 个）。款式都在我的朋友圈里，每款都有编号，"
-        "请回复您喜欢的款式编号：\n{款式列表}",
+        "查到了！{区县}还有名额（剩余 {剩余名额} 个）。款式都发在我的朋友圈里，每款都有编号，"
+        "看好后直接回复款式编号就可以。",
     ),
     "sold_out": (
         "拉杆箱·已领完",
-        "非常抱歉，{区县}的名额已经领完了。您可以先加入我们的福利群，新名额和优惠会第一时间通知。",
+        "非常抱歉，{区县}的名额已经领完了。有新名额和优惠我会第一时间通知您。",
+    ),
+    "not_in_area": (
+        "拉杆箱·不在活动范围",
+        "抱歉，{区县}暂时不在这次活动的范围内，有新的活动我再通知您。",
+    ),
+    "closed": (
+        "拉杆箱·活动未进行",
+        "抱歉，活动现在没有在进行，开始后我第一时间通知您。",
     ),
     "style_retry": (
         "拉杆箱·请回复编号",
-        "请回复款式前面的编号数字，例如 1。",
+        "请回复朋友圈里款式前面的编号数字，例如 1。",
     ),
     "style_reminder": (
         "拉杆箱·提醒选款",
@@ -64,11 +73,11 @@ COMMON_SCRIPTS: dict[str, tuple[str, str]] = {
     ),
     "reward_issued": (
         "拉杆箱·登记成功",
-        "登记成功！您的 {款式} 号款拉杆箱会尽快安排寄出，物流信息我会发给您。",
+        "登记成功！您的{奖品}（{款式}）会尽快安排寄出，物流信息我会发给您。",
     ),
     "group_invite": (
         "拉杆箱·邀请进群",
-        "另外邀请您进我们的福利优惠券群，每天都有专属优惠：{链接}",
+        "另外邀请您进我们的福利优惠券群，每天都有专属优惠：{群链接}",
     ),
     "no_reward": (
         "拉杆箱·奖品已发完",
@@ -79,24 +88,29 @@ COMMON_SCRIPTS: dict[str, tuple[str, str]] = {
 SHARE_SCRIPTS: dict[str, tuple[str, str]] = {
     "share_instruction": (
         "拉杆箱·转发海报（种子原文）",
-        "您选的是 {款式} 号款。请把活动海报转发给 80 位以上好友，"
-        "转发超过 150 位额外赠送小米手环一个，转发完成后把截图发给我。",
+        "您选的是{款式}。请把活动海报转发给 80 位以上好友，"
+        "转发超过 150 位额外赠送小米手环一个，转发完成后把截图发给我。海报：{海报}",
     ),
-    "proof_retry": (
-        "拉杆箱·截图未通过",
-        "截图没有通过审核，请重新发送完整的转发截图。",
+    "proof_upload": (
+        "拉杆箱·上传截图",
+        "转发截图请在这里上传：{上传链接}\n上传好了回复我“好了”。",
+    ),
+    "proof_pending": (
+        "拉杆箱·截图审核中",
+        "截图还在审核，通过后马上为您登记；也可以重新上传完整的转发截图：{上传链接}",
     ),
 }
 
 INVITE_SCRIPTS: dict[str, tuple[str, str]] = {
     "invite_instruction": (
         "拉杆箱·专属邀请码",
-        "您选的是 {款式} 号款。这是您的专属邀请链接：{邀请链接}\n"
-        "邀请 {邀请人数} 位新朋友通过它添加我，人数够了拉杆箱就给您寄出。想看进度随时回复“进度”。",
+        "您选的是{款式}。这是您的专属邀请链接：{链接}\n"
+        "邀请新朋友通过它添加我，达到活动要求的人数，拉杆箱就给您寄出。"
+        "进度可以在这里查看：{我的活动}，也可以随时回复“进度”。",
     ),
     "progress": (
         "拉杆箱·邀请进度",
-        "已有 {已邀请人数} 位朋友通过您的链接添加，还差 {还差人数} 位，加油！",
+        "还没有达到活动要求的人数哦，继续加油！进度在这里：{我的活动}",
     ),
     "invite_reminder": (
         "拉杆箱·邀请提醒",
@@ -105,7 +119,7 @@ INVITE_SCRIPTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _head(ids: Mapping[str, int]) -> list[dict[str, Any]]:
+def _head(ids: Mapping[str, int], after_join: str) -> list[dict[str, Any]]:
     return [
         {"id": "greeting", "type": "send", "script_id": ids["greeting"]},
         {
@@ -124,15 +138,20 @@ def _head(ids: Mapping[str, int]) -> list[dict[str, Any]]:
             "type": "action",
             "action": "campaign.check_quota",
             "params": {"district": "{区县}"},
-            "on": {"available": "show_styles", "sold_out": "sold_out"},
+            "on": {
+                "available": "show_styles",
+                "sold_out": "sold_out",
+                "not_in_campaign": "not_in_area",
+            },
         },
         {"id": "sold_out", "type": "send", "script_id": ids["sold_out"], "next": "join_group"},
+        {"id": "not_in_area", "type": "send", "script_id": ids["not_in_area"], "next": "end"},
         {"id": "show_styles", "type": "send", "script_id": ids["quota_ok"]},
         {
             "id": "take_style",
             "type": "wait",
-            "save_as": "款式",
-            "match": [{"kind": "number", "min": 1, "max": 9, "next": "choose_style"}],
+            "save_as": "款式编号",
+            "match": [{"kind": "number", "min": 1, "max": 20, "next": "choose_style"}],
             "retry_script_id": ids["style_retry"],
             "max_retries": 3,
             "reminder_minutes": 180,
@@ -145,13 +164,19 @@ def _head(ids: Mapping[str, int]) -> list[dict[str, Any]]:
             "id": "choose_style",
             "type": "action",
             "action": "campaign.choose_style",
-            "params": {"style": "{款式}"},
-            "on": {"invalid": "style_again"},
+            "params": {"reply": "{款式编号}"},
+            "on": {"ok": "join", "invalid": "style_again"},
+        },
+        {
+            "id": "join",
+            "type": "action",
+            "action": "campaign.join",
+            "on": {"ok": after_join, "not_running": "closed", "not_in_campaign": "not_in_area"},
         },
     ]
 
 
-def _tail(ids: Mapping[str, int]) -> list[dict[str, Any]]:
+def _tail(ids: Mapping[str, int], not_yet: str) -> list[dict[str, Any]]:
     return [
         {
             "id": "issue_reward",
@@ -159,8 +184,9 @@ def _tail(ids: Mapping[str, int]) -> list[dict[str, Any]]:
             "action": "campaign.issue_reward",
             "on": {
                 "issued": "reward_issued",
-                "already_issued": "join_group",
+                "already": "join_group",
                 "sold_out": "no_reward",
+                "not_eligible": not_yet,
             },
         },
         {"id": "reward_issued", "type": "send", "script_id": ids["reward_issued"]},
@@ -168,8 +194,7 @@ def _tail(ids: Mapping[str, int]) -> list[dict[str, Any]]:
             "id": "join_group",
             "type": "action",
             "action": "campaign.invite_to_group",
-            "on": {"sent": "group_sent"},
-            "next": "end",
+            "on": {"ok": "group_sent", "no_group": "end"},
         },
         {"id": "group_sent", "type": "send", "script_id": ids["group_invite"], "next": "end"},
         {"id": "no_reward", "type": "handover", "text": "奖品库存不足，请人工处理"},
@@ -179,80 +204,59 @@ def _tail(ids: Mapping[str, int]) -> list[dict[str, Any]]:
             "script_id": ids["style_retry"],
             "next": "take_style",
         },
+        {"id": "closed", "type": "send", "script_id": ids["closed"], "next": "end"},
         {"id": "end", "type": "end"},
     ]
 
 
 def _share_steps(ids: Mapping[str, int]) -> list[dict[str, Any]]:
     return [
-        *_head(ids),
+        *_head(ids, "share_instruction"),
         {"id": "share_instruction", "type": "send", "script_id": ids["share_instruction"]},
+        {
+            "id": "request_proof",
+            "type": "action",
+            "action": "campaign.request_proof",
+            "on": {"ok": "proof_upload", "not_needed": "wait_proof"},
+            "next": "end",
+        },
+        {"id": "proof_upload", "type": "send", "script_id": ids["proof_upload"]},
         {
             "id": "wait_proof",
             "type": "wait",
-            "save_as": "截图",
-            "match": [{"kind": "any", "next": "check_proof"}],
+            "match": [{"kind": "any", "next": "issue_reward"}],
             "reminder_minutes": 360,
             "max_reminders": 1,
-            "reminder_text": "转发完成后记得把截图发给我哦。",
+            "reminder_text": "转发完成后记得上传截图，上传好了回复我“好了”。",
             "timeout_minutes": 3 * DAY,
             "on_timeout": "end",
         },
         {
-            "id": "check_proof",
-            "type": "action",
-            "action": "campaign.request_proof",
-            "params": {"proof": "{截图}"},
-            "on": {
-                "accepted": "issue_reward",
-                "pending": "proof_received",
-                "rejected": "proof_retry",
-            },
-        },
-        {
-            "id": "proof_received",
+            "id": "proof_pending",
             "type": "send",
-            "text": "收到截图，正在审核，审核通过后马上为您登记。",
-            "next": "issue_reward",
-        },
-        {
-            "id": "proof_retry",
-            "type": "send",
-            "script_id": ids["proof_retry"],
+            "script_id": ids["proof_pending"],
             "next": "wait_proof",
         },
-        *_tail(ids),
+        *_tail(ids, "proof_pending"),
     ]
 
 
 def _invite_steps(ids: Mapping[str, int]) -> list[dict[str, Any]]:
     return [
-        *_head(ids),
-        {
-            "id": "personal_code",
-            "type": "action",
-            "action": "campaign.personal_code",
-            "on": {"ok": "invite_instruction"},
-        },
+        *_head(ids, "invite_instruction"),
         {"id": "invite_instruction", "type": "send", "script_id": ids["invite_instruction"]},
         {
             "id": "wait_progress",
             "type": "wait",
-            "match": [{"kind": "any", "next": "check_progress"}],
+            "match": [{"kind": "any", "next": "issue_reward"}],
             "reminder_minutes": DAY,
             "max_reminders": 2,
             "reminder_script_id": ids["invite_reminder"],
             "timeout_minutes": 7 * DAY,
             "on_timeout": "end",
         },
-        {
-            "id": "check_progress",
-            "type": "action",
-            "action": "campaign.check_progress",
-            "on": {"reached": "issue_reward", "pending": "progress"},
-        },
         {"id": "progress", "type": "send", "script_id": ids["progress"], "next": "wait_progress"},
-        *_tail(ids),
+        *_tail(ids, "progress"),
     ]
 
 
@@ -272,7 +276,7 @@ TEMPLATES: dict[str, Template] = {
     "luggage_invite": Template(
         key="luggage_invite",
         name="拉杆箱免费领（专属邀请码版）",
-        description="问区县→查名额→选款式→发专属邀请链接，邀请 N 位新好友（系统核验）"
+        description="问区县→查名额→选款式→发专属邀请链接，邀请新好友添加（系统核验人数）"
         "→发奖→进福利群。",
         category="拉杆箱活动",
         scripts={**COMMON_SCRIPTS, **INVITE_SCRIPTS},

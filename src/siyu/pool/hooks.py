@@ -22,10 +22,22 @@ EventHandler = Callable[[Session, ChannelEvent], str]
 # An assisted task was closed (done / failed / cancelled) by a person.
 TaskHandler = Callable[[Session, AssistedTask], None]
 
+# (session, contact, channel_event id, text): a processed inbound message (siyu.flows drives the
+# contact's conversation). Runs once per event, after the message row is written.
+MessageHandler = Callable[[Session, Contact, int, str], None]
+
+# (session, [(contact id, event id), …]) before a batch of message events is applied: lets a
+# handler read (and lock, in id order) what it needs for all of them at once. It may return a
+# callable ``done(completed)``, called when the batch is over: ``True`` after every event was
+# applied (write what was buffered), ``False`` when the batch failed (drop it).
+MessagesPrefetch = Callable[[Session, Sequence[tuple[int, int]]], Callable[[bool], None] | None]
+
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
 _event_kinds: dict[str, EventHandler] = {}
 _task_closed: list[TaskHandler] = []
+_message_received: list[MessageHandler] = []
+_messages_prefetch: list[MessagesPrefetch] = []
 
 
 def register_contact_confirmed(handler: ContactHandler) -> None:
@@ -36,6 +48,32 @@ def register_contact_confirmed(handler: ContactHandler) -> None:
 def register_contact_removed(handler: ContactHandler) -> None:
     if handler not in _removed:
         _removed.append(handler)
+
+
+def register_message_received(handler: MessageHandler) -> None:
+    if handler not in _message_received:
+        _message_received.append(handler)
+
+
+def register_messages_prefetch(handler: MessagesPrefetch) -> None:
+    if handler not in _messages_prefetch:
+        _messages_prefetch.append(handler)
+
+
+def on_messages_prefetch(
+    session: Session, pairs: Sequence[tuple[int, int]]
+) -> list[Callable[[bool], None]]:
+    finishers = []
+    for handler in list(_messages_prefetch):
+        done = handler(session, pairs)
+        if done is not None:
+            finishers.append(done)
+    return finishers
+
+
+def on_message_received(session: Session, contact: Contact, event_id: int, text: str) -> None:
+    for handler in list(_message_received):
+        handler(session, contact, event_id, text)
 
 
 def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence[str]) -> None:

@@ -89,4 +89,10 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(analytics_api.router, prefix="/api/v1")
     app.include_router(poster_pages.router)
     app.include_router(analytics_pages.router)
+    # Scripts, conversation flows and conversations (docs/flows.md).
+    from siyu.flows import routes as flows_api
+    from siyu.web import flow_pages
+
+    app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(flow_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

@@ -234,4 +234,7 @@ def leave(session: Session, group_id: int, consumer_id: int, reason: str = "left
     member.leave_reason = reason[:64]
     repository.release_seat(group_id)
     session.flush()
+    from siyu.pool import hooks
+
+    hooks.on_group_left(session, group_id, consumer_id)
     return True

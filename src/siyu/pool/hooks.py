@@ -17,8 +17,11 @@ from siyu.models import Contact
 
 ContactHandler = Callable[[Session, Contact, Sequence[str]], None]
 
+GroupLeftHandler = Callable[[Session, int, int], None]  # (session, group id, consumer id)
+
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
+_group_left: list[GroupLeftHandler] = []
 
 
 def register_contact_confirmed(handler: ContactHandler) -> None:
@@ -31,6 +34,11 @@ def register_contact_removed(handler: ContactHandler) -> None:
         _removed.append(handler)
 
 
+def register_group_left(handler: GroupLeftHandler) -> None:
+    if handler not in _group_left:
+        _group_left.append(handler)
+
+
 def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence[str]) -> None:
     """A channel confirmed the add; ``tag_names`` come from the code that routed the contact."""
     for handler in list(_confirmed):
@@ -40,3 +48,9 @@ def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence
 def on_contact_removed(session: Session, contact: Contact) -> None:
     for handler in list(_removed):
         handler(session, contact, ())
+
+
+def on_group_left(session: Session, group_id: int, consumer_id: int) -> None:
+    """A member left (or was removed from) a group; their seat is already released."""
+    for handler in list(_group_left):
+        handler(session, group_id, consumer_id)

@@ -809,6 +809,11 @@ def _running(campaign: Campaign, now: datetime | None = None) -> bool:
     )
 
 
+def is_running(campaign: Campaign) -> bool:
+    """Running and inside its start/end window (what claims, joins and uploads require)."""
+    return _running(campaign)
+
+
 def _check_district(session: Session, campaign: Campaign, district_code: str) -> str:
     code = district_code.strip()
     if not code:

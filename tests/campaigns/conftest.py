@@ -201,3 +201,6 @@ def world(session: Session, admin: Principal) -> World:
 def operator(make_user: Any) -> Principal:
     principal: Principal = make_user(Role.OPERATOR, "ops")
     return principal
+
+
+from tests.promoters.conftest import make_promoter  # noqa: E402, F401  (fixture re-export)

@@ -196,11 +196,6 @@ def issue_reward(session: Session, context: ActionContext) -> ActionResult:
     )
     result = campaigns.claim(session, participant.id, tier_id)
     variables = {"奖品": result.tier.name} if result.tier is not None else {}
-    if result.outcome == ClaimOutcome.NOT_ELIGIBLE or result.tier is None:
-        # "already" when every reached tier is issued and nothing is left to reach.
-        progress = campaigns.participant_progress(session, campaign, participant)
-        if progress.issued_tier_ids and progress.progress.next_tier_id is None:
-            return ActionResult("already", variables)
     return ActionResult(_FLOW_OUTCOMES[result.outcome], variables)
 
 

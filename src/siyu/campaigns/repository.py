@@ -237,7 +237,8 @@ class CampaignRepository:
             or 0
         )
 
-    def device_invites(self, participant_id: int, device_hash: str) -> int:
+    def device_invites(self, participant_id: int, device_hash: str, before_id: int) -> int:
+        """The inviter's live invites from this device recorded before ``before_id``."""
         return int(
             self.session.scalar(
                 select(func.count())
@@ -245,6 +246,7 @@ class CampaignRepository:
                 .where(
                     CampaignReferral.inviter_participant_id == participant_id,
                     CampaignReferral.device_hash == device_hash,
+                    CampaignReferral.id < before_id,
                     CampaignReferral.status.in_([ReferralStatus.PENDING, ReferralStatus.VERIFIED]),
                 )
             )

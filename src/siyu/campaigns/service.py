@@ -406,12 +406,37 @@ def _tier_terms(tiers: Sequence[TierIn]) -> list[TierTerms]:
     ]
 
 
+def _unknown_districts(tiers: Sequence[TierIn]) -> list[rules.Problem]:
+    """District codes that are well-formed but not a county-level division of the shipped
+    region table (999999)."""
+    from siyu.regions import service as regions
+    from siyu.regions.rules import RegionLevel
+
+    problems = []
+    for position, tier in enumerate(tiers, start=1):
+        for district in tier.districts:
+            if not rules.is_district_code(district.district_code):
+                continue  # reported by the pure check
+            try:
+                known = regions.get(district.district_code).level == RegionLevel.DISTRICT
+            except AppError:
+                known = False
+            if not known:
+                problems.append(
+                    rules.Problem(
+                        rules.TermsProblem.DISTRICT_CODE, position, district.district_code
+                    )
+                )
+    return problems
+
+
 def _check_terms(session: Session, data: CampaignIn, check_tiers: bool) -> None:
     if not data.name.strip():
         raise CampaignNameRequired()
     problems: list[rules.Problem] = []
     if check_tiers:
         problems.extend(rules.check_tiers(_tier_terms(data.tiers)))
+        problems.extend(_unknown_districts(data.tiers))
     if not rules.check_window(data.starts_at, data.ends_at):
         problems.append(rules.Problem(rules.TermsProblem.WINDOW))
     if len(rules.clean_styles(data.styles)) > rules.MAX_STYLES:
@@ -1218,8 +1243,8 @@ def on_contact_confirmed(session: Session, contact: Contact, _tag_names: Sequenc
             referral.device_hash = None
         device_invites = 0
         device_hash = referral.device_hash if referral is not None else None
-        if device_hash is not None:
-            device_invites = repository.device_invites(inviter.id, device_hash) - 1
+        if referral is not None and device_hash is not None:
+            device_invites = repository.device_invites(inviter.id, device_hash, referral.id)
         decision = rules.referral_decision(
             inviter_consumer_id=inviter.consumer_id,
             invitee_consumer_id=contact.consumer_id,
@@ -1553,11 +1578,14 @@ def claim(
         if tier is None:
             raise RewardNotFound()
     else:
+        # The lowest reached tier not yet issued; else a reached one (→ "already"); else the
+        # next one to reach (→ "not eligible").
         best = rules.best_claimable(count, _views(tiers), issued_ids)
+        reached = [t for t in tiers if count >= t.threshold]
         unreached = [t for t in tiers if count < t.threshold]
         tier = next((t for t in tiers if best is not None and t.id == best.id), None)
         if tier is None:
-            tier = unreached[0] if unreached else (tiers[-1] if tiers else None)
+            tier = reached[-1] if reached else (unreached[0] if unreached else None)
         if tier is None:
             return ClaimResult(ClaimOutcome.NOT_ELIGIBLE)
     districts = repository.tier_districts(tier.id)

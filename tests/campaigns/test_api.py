@@ -16,7 +16,13 @@ from siyu.campaigns import service
 from siyu.db import Database
 from siyu.kit.time import utc_now
 from siyu.models import Role
-from siyu.models.campaigns import Campaign, CampaignReferral, CampaignReward, ReferralStatus
+from siyu.models.campaigns import (
+    Campaign,
+    CampaignReferral,
+    CampaignReward,
+    CampaignTrigger,
+    ReferralStatus,
+)
 
 
 def _world(database: Database, admin: Principal) -> World:
@@ -140,9 +146,7 @@ class TestParticipantApi:
         with database.sessions() as session:
             world = World(session, admin).setup()
             campaign = world.campaign(
-                trigger=__import__(
-                    "siyu.models.campaigns", fromlist=["x"]
-                ).CampaignTrigger.SHARE_PROOF,
+                trigger=CampaignTrigger.SHARE_PROOF,
                 reason="赞助商要求此玩法，已告知封号风险",
             )
             participant = world.participant(campaign)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.campaigns.conftest import GANZHOU, World, png
+from tests.campaigns.conftest import GANZHOU, World, png, tiers
 from tests.conftest import ConsoleClient, count_rows
 
 from siyu.auth.principal import Principal
@@ -193,7 +193,7 @@ class TestProofReview:
         campaign_id, participant_id, token = built(
             trigger=CampaignTrigger.SHARE_PROOF,
             reason="赞助商要求此玩法，已告知封号风险",
-            tiers=__import__("tests.campaigns.conftest", fromlist=["tiers"]).tiers(threshold=1),
+            tiers=tiers(threshold=1),
         )
         response = client.submit(
             f"/h5/campaigns/{campaign_id}/proofs",

@@ -477,3 +477,76 @@ class TestEnd:
         service.end(session, world.admin, campaign.id)
         with pytest.raises(service.CampaignStatusInvalid):
             service.end(session, world.admin, campaign.id)
+
+
+def _product(session: Session, batch_id: int) -> int:
+    from siyu.catalog import service as catalog
+    from siyu.catalog.schemas import ProductCreate
+
+    batch = session.get_one(CouponBatch, batch_id)
+    product = catalog.create_product(
+        session,
+        None,
+        ProductCreate(
+            merchant_id=batch.merchant_id,
+            title="拉杆箱 20 寸",
+            category="箱包",
+            list_price_fen=19900,
+            promo_price_fen=15900,
+            stock=100,
+            commission_rate_bp=500,
+        ),
+    )
+    catalog.approve_product(session, None, product.id)
+    return product.id
+
+
+def _phone(session: Session, consumer_id: int) -> str:
+    return crypto.decrypt(session.get_one(Consumer, consumer_id).phone_encrypted or "")
+
+
+class TestFirstPurchase:
+    def test_first_order_verifies_invite(self, world: World, session: Session) -> None:
+        from siyu.orders.schemas import DraftLine, OrderDraft
+
+        batch_id = world.coupon_batch()
+        product_id = _product(session, batch_id)
+        campaign = world.campaign(trigger=CampaignTrigger.FIRST_PURCHASE)
+        inviter = world.participant(campaign)
+        contact = world.invite(inviter)
+        referral = session.scalars(select(CampaignReferral)).one()
+        assert (referral.status, referral.reason) == (
+            ReferralStatus.PENDING,
+            "waiting_first_purchase",
+        )
+        assert service.progress_count(session, campaign, inviter.id) == 0
+        phone = _phone(session, contact.consumer_id)
+        order = orders.place_order(
+            session, OrderDraft(lines=(DraftLine(product_id, 1),), phone=phone)
+        )
+        assert (referral.status, referral.order_id) == (ReferralStatus.VERIFIED, order.id)
+        assert service.progress_count(session, campaign, inviter.id) == 1
+        # A second order changes nothing.
+        orders.place_order(session, OrderDraft(lines=(DraftLine(product_id, 1),), phone=phone))
+        assert service.progress_count(session, campaign, inviter.id) == 1
+
+    def test_granted_coupon_is_used_at_checkout(self, world: World, session: Session) -> None:
+        from siyu.orders.schemas import DraftLine, OrderDraft
+
+        batch_id = world.coupon_batch(total=5, per_user_limit=1)
+        product_id = _product(session, batch_id)
+        campaign = world.campaign()
+        participant = world.participant(campaign)
+        grant = orders.grant_coupon(session, batch_id, participant.consumer_id)
+        order = orders.place_order(
+            session,
+            OrderDraft(
+                lines=(DraftLine(product_id, 1),),
+                phone=_phone(session, participant.consumer_id),
+                coupon_batch_id=batch_id,
+            ),
+        )
+        assert order.coupon_grant_id == grant.id
+        assert grant.status == CouponGrantStatus.USED
+        assert session.get_one(CouponBatch, batch_id).issued_quantity == 1
+        assert participant.first_order_at is not None

@@ -371,3 +371,62 @@ class TestUploads:
         )
         assert response.status_code == 409
         assert count_rows(database, CampaignProof) == 0
+
+
+class TestListEditRewards:
+    def test_list_and_edit(self, client: ConsoleClient, built: Any, database: Database) -> None:
+        campaign_id, _p, _t = built(launch=False)
+        client.login("admin")
+        listing = client.get("/console/campaigns")
+        assert f'href="/console/campaigns/{campaign_id}"' in listing.text
+        form_page = client.get(f"/console/campaigns/{campaign_id}/edit")
+        assert 'value="拉杆箱"' in form_page.text
+        assert f"{GANZHOU} 5" in form_page.text
+        with database.sessions() as session:
+            entry_id = session.get_one(Campaign, campaign_id).entry_code_id
+        response = client.submit(
+            f"/console/campaigns/{campaign_id}/edit",
+            _builder_form(entry_id or 0, name="改名后的活动", tier1_total="12"),
+        )
+        assert response.status_code == 303
+        with database.sessions() as session:
+            campaign = session.get_one(Campaign, campaign_id)
+            assert campaign.name == "改名后的活动"
+            assert service.inventory_of(session, campaign)[0].total == 12
+
+    def test_running_campaign_not_editable(
+        self, client: ConsoleClient, built: Any, database: Database
+    ) -> None:
+        campaign_id, _p, _t = built()
+        client.login("admin")
+        with database.sessions() as session:
+            entry_id = session.get_one(Campaign, campaign_id).entry_code_id
+        response = client.submit(
+            f"/console/campaigns/{campaign_id}/edit", _builder_form(entry_id or 0, name="新名字")
+        )
+        assert response.status_code == 409
+        with database.sessions() as session:
+            assert session.get_one(Campaign, campaign_id).name == "邀请好友领拉杆箱"
+
+    def test_rewards_and_ship(self, client: ConsoleClient, built: Any, database: Database) -> None:
+        campaign_id, participant_id, _t = built(invites=2)
+        with database.sessions() as session:
+            service.claim(
+                session,
+                participant_id,
+                consignee=service.Consignee("张三", "13800001111", "江西省赣州市章贡区 1 号"),
+            )
+            session.commit()
+            fulfilment = session.scalars(select(RewardFulfilment)).one()
+        client.login("admin")
+        page = client.get(f"/console/campaigns/{campaign_id}/rewards")
+        assert "江西省赣州市章贡区 1 号" in page.text
+        client.submit(
+            f"/console/campaigns/fulfilments/{fulfilment.id}/ship",
+            {"campaign_id": str(campaign_id), "carrier": "顺丰", "tracking_no": "SF123"},
+        )
+        page = client.get(f"/console/campaigns/{campaign_id}/rewards")
+        assert "顺丰 SF123" in page.text
+        with database.sessions() as session:
+            purposes = session.scalars(select(PersonalDataAccess.purpose)).all()
+        assert "campaign.rewards" in purposes

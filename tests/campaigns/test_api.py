@@ -135,6 +135,22 @@ class TestStaffApi:
         assert ok.json()["outcome"] == "issued"
         again = api.post(f"/api/v1/campaigns/participants/{participant_id}/claim", json={})
         assert again.json()["error"] == "campaign_reward_already_issued"
+        out = api.post(
+            f"/api/v1/campaigns/participants/{participant_id}/disqualify",
+            json={"reason": "同一设备批量注册小号"},
+        )
+        assert out.json()["status"] == "disqualified"
+        with database.sessions() as session:
+            participant = service.get_participant(session, None, participant_id)
+            campaign = service.get_campaign(session, None, participant.campaign_id)
+            bonus = service.tiers_of(session, campaign)[1].id
+        refused = api.post(
+            f"/api/v1/campaigns/participants/{participant_id}/claim", json={"tier_id": bonus}
+        )
+        assert (refused.status_code, refused.json()["error"]) == (
+            403,
+            "campaign_participant_disqualified",
+        )
         tree = api.get(f"/api/v1/campaigns/participants/{participant_id}/tree").json()
         assert [child["status"] for child in tree["children"]] == ["verified", "verified"]
 

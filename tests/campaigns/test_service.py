@@ -205,11 +205,14 @@ class TestReferrals:
         inviter = world.participant(campaign)
         code = service.personal_code_of(session, inviter)
         assert code is not None
-        consumer = session.get_one(Consumer, inviter.consumer_id)
-        phone = crypto.decrypt(consumer.phone_encrypted or "")
+        # The inviter deletes the account, then adds it again through their own code.
+        world.remove(session.get_one(Contact, inviter.contact_id))
+        phone = _phone(session, inviter.consumer_id)
         contact = world.scan(code.code, ConsumerIdentity(phone=phone))
+        assert contact.referrer_consumer_id == inviter.consumer_id
         world.confirm(contact)
-        assert _count(session, CampaignReferral) == 0
+        referral = session.scalars(select(CampaignReferral)).one()
+        assert (referral.status, referral.reason) == (ReferralStatus.REJECTED, "self_invite")
         assert service.progress_count(session, campaign, inviter.id) == 0
 
     def test_person_counts_once(self, world: World, session: Session) -> None:

@@ -15,6 +15,7 @@ from siyu.campaigns.schemas import (
     CampaignOut,
     ClaimIn,
     ClaimOut,
+    DisqualifyIn,
     EndOut,
     FindingOut,
     FulfilmentOut,
@@ -201,6 +202,18 @@ def claim_for(participant_id: int, data: ClaimIn, user: ApiUser, session: DbSess
     user.require_platform()
     service.get_participant(session, user, participant_id)
     return _claim(session, participant_id, data)
+
+
+@router.post(
+    "/campaigns/participants/{participant_id}/disqualify", response_model=ParticipantSchema
+)
+def disqualify(
+    participant_id: int, data: DisqualifyIn, user: ApiUser, session: DbSession
+) -> ParticipantSchema:
+    """Fraud found by a person: the participant can no longer claim (audited with the reason)."""
+    participant = service.disqualify(session, user, participant_id, data.reason)
+    campaign = service.get_campaign(session, user, participant.campaign_id)
+    return _participant_out(session, campaign, participant, "")
 
 
 def _claim(session: DbSession, participant_id: int, data: ClaimIn) -> ClaimOut:

@@ -245,3 +245,9 @@ class EndOut(BaseModel):
     campaign: CampaignOut
     invitations_queued: bool
     release_rule_queued: bool
+
+
+class DisqualifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200)

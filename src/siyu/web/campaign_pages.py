@@ -280,6 +280,7 @@ def _builder(
             "error": error,
             "tier_rows": range(1, TIER_ROWS + 1),
             "trigger_values": list(CampaignTrigger),
+            **_draft_risk(values),
             **_choices(session),
             **LABELS,
         },
@@ -336,27 +337,36 @@ async def campaign_create(request: Request, user: ConsoleUser, session: DbSessio
     return RedirectResponse(f"/console/campaigns/{campaign.id}", status_code=303)
 
 
-@router.post("/console/campaigns/check", dependencies=[CsrfChecked])
-async def campaign_check(request: Request, user: ConsoleUser, session: DbSession) -> Response:
-    """The builder's live lint/risk panel (htmx)."""
-    form = await request.form()
+def _draft_risk(values: Any) -> dict[str, Any]:
+    """The risk panel's context for what the form holds now (not saved)."""
+
+    def text(name: str) -> str:
+        value = values.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
     try:
-        trigger = CampaignTrigger(_text(form, "trigger") or "friend_add")
+        trigger = CampaignTrigger(text("trigger") or "friend_add")
     except ValueError:
         trigger = CampaignTrigger.FRIEND_ADD
     draft = Campaign(
-        name=_text(form, "name"),
+        name=text("name"),
         trigger=trigger,
-        poster={"title": _text(form, "poster_title"), "text": _text(form, "poster_text")},
-        rules_text=_text(form, "rules_text"),
-        group_invite_text=_text(form, "group_invite_text"),
+        poster={"title": text("poster_title"), "text": text("poster_text")},
+        rules_text=text("rules_text"),
+        group_invite_text=text("group_invite_text"),
         risk_acknowledged_rules=[],
     )
     try:
-        report = service.check_risk(draft)
+        return {"report": service.check_risk(draft)}
     except AppError as error:
-        return render(request, "console/_campaign_risk.html", {"error": error.zh}, user=user)
-    return render(request, "console/_campaign_risk.html", {"report": report}, user=user)
+        return {"error": error.zh}
+
+
+@router.post("/console/campaigns/check", dependencies=[CsrfChecked])
+async def campaign_check(request: Request, user: ConsoleUser, session: DbSession) -> Response:
+    """The builder's live lint/risk panel (htmx, on every change)."""
+    form = await request.form()
+    return render(request, "console/_campaign_risk.html", _draft_risk(form), user=user)
 
 
 @router.get("/console/campaigns/{campaign_id}/edit")

@@ -553,3 +553,33 @@ class TestFirstPurchase:
         assert grant.status == CouponGrantStatus.USED
         assert session.get_one(CouponBatch, batch_id).issued_quantity == 1
         assert participant.first_order_at is not None
+
+
+class TestOcrHook:
+    def test_suggestion_stored_by_job(
+        self, world: World, session: Session, queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        campaign = world.campaign(
+            trigger=CampaignTrigger.SHARE_PROOF, reason="赞助商要求此玩法，已告知封号风险"
+        )
+        participant = world.participant(campaign)
+        from tests.campaigns.conftest import png
+
+        proof = service.submit_proof(session, campaign, participant, png())
+        session.commit()
+        suggestion = {"verdict": "approve", "reason": "截图含活动海报", "text": "免费领取拉杆箱"}
+        monkeypatch.setattr(service, "ocr_suggest", lambda data: suggestion)
+        queue.run_pending()
+        session.expire_all()
+        assert service.get_proof(session, None, proof.id).ocr_suggestion == suggestion
+
+    def test_without_ocr_nothing_changes(self, world: World, session: Session) -> None:
+        campaign = world.campaign(
+            trigger=CampaignTrigger.SHARE_PROOF, reason="赞助商要求此玩法，已告知封号风险"
+        )
+        participant = world.participant(campaign)
+        from tests.campaigns.conftest import png
+
+        proof = service.submit_proof(session, campaign, participant, png())
+        assert service.store_suggestion(session, proof.id) == "no ocr"
+        assert proof.ocr_suggestion == {}

@@ -115,8 +115,8 @@ class CampaignNotEditable(Conflict):
 
 class CampaignTiersLocked(Conflict):
     code = "campaign_tiers_locked"
-    message_en = "Reward tiers and stock cannot change after launch."
-    message_zh = "活动上线后不能再修改奖励档位和名额。"
+    message_en = "Reward tiers, stock and the trigger cannot change after launch."
+    message_zh = "活动上线后不能再修改玩法、奖励档位和名额。"
 
 
 class CampaignStatusInvalid(Conflict):
@@ -1055,6 +1055,11 @@ class ParticipantRow:
     count: int
     verified: int
     rejected: int
+
+    @property
+    def link(self) -> str:
+        """The participant's H5 page (what the flow sends them), for staff to open or resend."""
+        return participant_link(self.participant)
 
 
 def list_participants(

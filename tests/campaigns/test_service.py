@@ -286,6 +286,7 @@ class TestReferrals:
         joined = groups.join_by_code(session, group_code.code, ConsumerIdentity(phone=phone))
         assert joined.group is not None
         groups.leave(session, joined.group.id, contact.consumer_id)
+        assert inviter.group_joined_at is None  # the campaign has no group code
         referral = session.scalars(select(CampaignReferral)).one()
         assert (referral.status, referral.reason) == (ReferralStatus.INVALIDATED, "left_groups")
 
@@ -583,3 +584,17 @@ class TestOcrHook:
         proof = service.submit_proof(session, campaign, participant, png())
         assert service.store_suggestion(session, proof.id) == "no ocr"
         assert proof.ocr_suggestion == {}
+
+
+class TestGroupMilestone:
+    def test_joining_the_coupon_group_is_noted(self, world: World, session: Session) -> None:
+        group_code = groups.create_group_code(
+            session,
+            None,
+            GroupCodeCreate(account_id=world.account_id, name="券群", name_template="券群{n}"),
+        )
+        campaign = world.campaign(group_code_id=group_code.id)
+        participant = world.participant(campaign)
+        phone = _phone(session, participant.consumer_id)
+        groups.join_by_code(session, group_code.code, ConsumerIdentity(phone=phone))
+        assert participant.group_joined_at is not None

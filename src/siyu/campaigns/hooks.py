@@ -15,6 +15,7 @@ def install() -> None:
     pool_hooks.register_contact_confirmed(service.on_contact_confirmed)
     pool_hooks.register_contact_removed(service.on_contact_removed)
     pool_hooks.register_group_left(service.on_group_left)
+    pool_hooks.register_group_joined(service.on_group_joined)
     order_hooks.register_order_paid(service.on_order_paid)
 
 

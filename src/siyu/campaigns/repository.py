@@ -178,6 +178,22 @@ class CampaignRepository:
             ).all()
         )
 
+    def participants_awaiting_group(
+        self, consumer_id: int, group_code_id: int
+    ) -> Sequence[CampaignParticipant]:
+        """This consumer's participations in campaigns using this coupon-group code, not yet
+        marked as joined."""
+        return self.session.scalars(
+            select(CampaignParticipant)
+            .join(Campaign, Campaign.id == CampaignParticipant.campaign_id)
+            .where(
+                CampaignParticipant.consumer_id == consumer_id,
+                CampaignParticipant.group_joined_at.is_(None),
+                Campaign.group_code_id == group_code_id,
+            )
+            .order_by(CampaignParticipant.id)
+        ).all()
+
     def participants_count(self, campaign_id: int) -> int:
         return int(
             self.session.scalar(

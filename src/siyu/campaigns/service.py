@@ -1335,6 +1335,22 @@ def on_group_left(session: Session, _group_id: int, consumer_id: int) -> None:
     _invalidate(session, [ReferralStatus.VERIFIED], consumer_id, "left_groups")
 
 
+def on_group_joined(session: Session, group_id: int, consumer_id: int) -> None:
+    """Pool hook: a participant joined one of their campaign's coupon groups (funnel milestone)."""
+    from siyu.models import WechatGroup
+
+    group = session.get(WechatGroup, group_id)
+    if group is None or group.group_code_id is None:
+        return
+    participants = CampaignRepository(session).participants_awaiting_group(
+        consumer_id, group.group_code_id
+    )
+    for participant in participants:
+        participant.group_joined_at = utc_now()
+    if participants:
+        session.flush()
+
+
 def on_order_paid(session: Session, order: Order, first_purchase: bool) -> None:
     """Orders hook: the first purchase of an invited consumer verifies a first-purchase invite;
     a participant's own first order is a funnel milestone."""

@@ -259,6 +259,7 @@ def _group_joined(session: Session, payload: dict[str, Any]) -> str:
             leave_reason="",
         )
     )
+    hooks.on_group_joined(session, group.id, consumer_id)
     return "joined"
 
 

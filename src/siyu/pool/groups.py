@@ -222,6 +222,9 @@ def join_by_code(session: Session, code_text: str, identity: ConsumerIdentity) -
             leave_reason="",
         )
     )
+    from siyu.pool import hooks
+
+    hooks.on_group_joined(session, group.id, consumer.id)
     return JoinResult(group, member, "joined")
 
 

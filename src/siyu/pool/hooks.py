@@ -22,6 +22,7 @@ GroupLeftHandler = Callable[[Session, int, int], None]  # (session, group id, co
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
 _group_left: list[GroupLeftHandler] = []
+_group_joined: list[GroupLeftHandler] = []
 
 
 def register_contact_confirmed(handler: ContactHandler) -> None:
@@ -39,6 +40,11 @@ def register_group_left(handler: GroupLeftHandler) -> None:
         _group_left.append(handler)
 
 
+def register_group_joined(handler: GroupLeftHandler) -> None:
+    if handler not in _group_joined:
+        _group_joined.append(handler)
+
+
 def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence[str]) -> None:
     """A channel confirmed the add; ``tag_names`` come from the code that routed the contact."""
     for handler in list(_confirmed):
@@ -53,4 +59,10 @@ def on_contact_removed(session: Session, contact: Contact) -> None:
 def on_group_left(session: Session, group_id: int, consumer_id: int) -> None:
     """A member left (or was removed from) a group; their seat is already released."""
     for handler in list(_group_left):
+        handler(session, group_id, consumer_id)
+
+
+def on_group_joined(session: Session, group_id: int, consumer_id: int) -> None:
+    """A member took a seat in a group (group code scan or channel event)."""
+    for handler in list(_group_joined):
         handler(session, group_id, consumer_id)

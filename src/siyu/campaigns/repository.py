@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.kit.pagination import Page, PageRequest
-from siyu.models import Consumer, Contact, GroupMember
+from siyu.models import ChannelCode, Consumer, Contact, CouponBatch, GroupCode, GroupMember
 from siyu.models.campaigns import (
     ALL_DISTRICTS,
     Campaign,
@@ -26,6 +26,7 @@ from siyu.models.campaigns import (
     ReferralStatus,
     RewardFulfilment,
 )
+from siyu.models.segments import ReleaseRule
 
 T = TypeVar("T")
 
@@ -74,6 +75,35 @@ class CampaignRepository:
                 Campaign.status.in_([CampaignStatus.RUNNING, CampaignStatus.PAUSED]),
             )
             .order_by(Campaign.id)
+        ).all()
+
+    def builder_choices(
+        self,
+    ) -> tuple[
+        Sequence[ChannelCode], Sequence[GroupCode], Sequence[ReleaseRule], Sequence[CouponBatch]
+    ]:
+        """What the builder's selects offer: routing codes (not personal codes), group codes,
+        the platform's release rules and active coupon batches."""
+        codes = self.session.scalars(
+            select(ChannelCode).where(ChannelCode.parent_id.is_(None)).order_by(ChannelCode.id)
+        ).all()
+        group_codes = self.session.scalars(select(GroupCode).order_by(GroupCode.id)).all()
+        release_rules = self.session.scalars(
+            select(ReleaseRule)
+            .where(ReleaseRule.owner_promoter_id.is_(None))
+            .order_by(ReleaseRule.id)
+        ).all()
+        batches = self.session.scalars(
+            select(CouponBatch).where(CouponBatch.is_active.is_(True)).order_by(CouponBatch.id)
+        ).all()
+        return codes, group_codes, release_rules, batches
+
+    def participations_without_first_order(self, consumer_id: int) -> Sequence[CampaignParticipant]:
+        return self.session.scalars(
+            select(CampaignParticipant).where(
+                CampaignParticipant.consumer_id == consumer_id,
+                CampaignParticipant.first_order_at.is_(None),
+            )
         ).all()
 
     # --- tiers and stock ---------------------------------------------------------------------

@@ -387,6 +387,19 @@ def list_campaigns(session: Session, actor: Principal | None, page: PageRequest)
     raise PermissionDenied()
 
 
+@dataclass(frozen=True)
+class BuilderChoices:
+    entry_codes: Sequence[ChannelCode]
+    group_codes: Sequence[GroupCode]
+    release_rules: Sequence[ReleaseRule]
+    coupon_batches: Sequence[CouponBatch]
+
+
+def builder_choices(session: Session, actor: Principal) -> BuilderChoices:
+    actor.require_platform()
+    return BuilderChoices(*CampaignRepository(session).builder_choices())
+
+
 # --- building ---------------------------------------------------------------------------------
 
 
@@ -1372,14 +1385,7 @@ def on_order_paid(session: Session, order: Order, first_purchase: bool) -> None:
         referral.verified_at = now
         session.flush()
         _note_progress(session, campaign, referral.inviter_participant_id)
-    from sqlalchemy import select
-
-    participants = session.scalars(
-        select(CampaignParticipant).where(
-            CampaignParticipant.consumer_id == order.consumer_id,
-            CampaignParticipant.first_order_at.is_(None),
-        )
-    ).all()
+    participants = repository.participations_without_first_order(order.consumer_id)
     for participant in participants:
         participant.first_order_at = now
     if participants:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -26,7 +25,7 @@ from siyu.errors import AppError, PermissionDenied
 from siyu.kit.money import format_yuan, parse_yuan
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import SHANGHAI, parse_shanghai_local
-from siyu.models import ChannelCode, CouponBatch, GroupCode
+from siyu.models import ChannelCode, GroupCode
 from siyu.models.campaigns import (
     CAMPAIGN_STATUS_LABELS,
     CAMPAIGN_TRIGGER_LABELS,
@@ -37,7 +36,6 @@ from siyu.models.campaigns import (
     ProofStatus,
     RewardKind,
 )
-from siyu.models.segments import ReleaseRule
 from siyu.regions import service as regions
 from siyu.web.deps import ConsoleUser, CsrfChecked, DbSession, device_id, flash, render
 
@@ -64,16 +62,13 @@ def _staff(user: Any) -> None:
         raise PermissionDenied()
 
 
-def _choices(session: Session) -> dict[str, Any]:
+def _choices(session: Session, user: Any) -> dict[str, Any]:
+    choices = service.builder_choices(session, user)
     return {
-        "entry_codes": session.scalars(
-            select(ChannelCode).where(ChannelCode.parent_id.is_(None)).order_by(ChannelCode.id)
-        ).all(),
-        "group_codes": session.scalars(select(GroupCode).order_by(GroupCode.id)).all(),
-        "release_rules": session.scalars(select(ReleaseRule).order_by(ReleaseRule.id)).all(),
-        "coupon_batches": session.scalars(
-            select(CouponBatch).where(CouponBatch.is_active.is_(True)).order_by(CouponBatch.id)
-        ).all(),
+        "entry_codes": choices.entry_codes,
+        "group_codes": choices.group_codes,
+        "release_rules": choices.release_rules,
+        "coupon_batches": choices.coupon_batches,
         "provinces": regions.children(None),
         "cities": [],
         "districts": [],
@@ -281,7 +276,7 @@ def _builder(
             "tier_rows": range(1, TIER_ROWS + 1),
             "trigger_values": list(CampaignTrigger),
             **_draft_risk(values),
-            **_choices(session),
+            **_choices(session, user),
             **LABELS,
         },
         status_code=status_code,

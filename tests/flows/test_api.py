@@ -97,7 +97,9 @@ class TestFlowsApi:
         assert (response.status_code, response.json()["error"]) == (409, "flow_archived")
         assert api.get("/api/v1/conversations").json() == []
 
-    def test_install_template(self, api_as: Any, admin: Principal) -> None:
+    def test_install_template(
+        self, api_as: Any, admin: Principal, no_campaign_actions: None
+    ) -> None:
         response = api_as(admin).post(
             "/api/v1/flows/templates", json={"template": "luggage_invite"}
         )

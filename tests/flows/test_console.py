@@ -59,7 +59,7 @@ class TestScriptPages:
 
 class TestFlowPages:
     def test_install_template_and_see_missing_actions(
-        self, client: ConsoleClient, admin: Principal
+        self, client: ConsoleClient, admin: Principal, no_campaign_actions: None
     ) -> None:
         client.login("admin")
         response = client.submit("/console/flows/templates", {"template": "luggage_invite"})
@@ -160,7 +160,7 @@ class TestFlowPages:
         ]
 
     def test_publish_refused_for_unknown_actions_keeps_the_saved_draft(
-        self, client: ConsoleClient, admin: Principal, database: Database
+        self, client: ConsoleClient, admin: Principal, database: Database, no_campaign_actions: None
     ) -> None:
         with database.sessions() as session:
             flow_id = flows.create_flow(

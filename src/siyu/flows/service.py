@@ -41,7 +41,7 @@ from siyu.models.flows import (
     ScriptVersion,
 )
 from siyu.pool import hooks
-from siyu.pool.events import OPT_OUT_KEYWORDS
+from siyu.pool.events import opt_out_keywords
 from siyu.pool.service import scope_of
 from siyu.privacy import service as privacy
 
@@ -901,7 +901,7 @@ def on_message(session: Session, contact: Contact, event_id: int, text: str) -> 
     if not conversations:
         return
     now = utc_now()
-    if contact.marketing_opt_out and text.strip() in OPT_OUT_KEYWORDS:
+    if contact.marketing_opt_out and text.strip().casefold() in opt_out_keywords():
         for conversation in conversations:
             engine.Runner(session, conversation, contact, now).close(
                 ConversationStatus.CANCELLED, "opted out"

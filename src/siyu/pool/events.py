@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu.config import current_settings
 from siyu.consumers import service as consumers
 from siyu.consumers.service import ConsumerIdentity
 from siyu.errors import AppError
@@ -50,7 +51,13 @@ from siyu.pool.schemas import EventIn
 logger = logging.getLogger("siyu.pool.events")
 
 EVENT_KINDS = ("friend_added", "friend_removed", "group_joined", "group_left", "message")
-OPT_OUT_KEYWORDS = ("退订", "TD", "td")
+
+
+def opt_out_keywords() -> frozenset[str]:
+    """``SIYU_OPT_OUT_KEYWORDS`` (default 退订, TD), case-folded: a reply that is exactly one of
+    them opts the contact out of marketing messages before the next send."""
+    raw = current_settings().opt_out_keywords
+    return frozenset(part.strip().casefold() for part in raw.split(",") if part.strip())
 
 
 def receive(session: Session, data: EventIn) -> tuple[ChannelEvent, bool]:
@@ -183,6 +190,9 @@ def _apply(
         return _group_left(session, payload)
     if event.kind == "message":
         return _message(session, event, payload, contacts)
+    handler = hooks.event_handler(event.kind)
+    if handler is not None:
+        return handler(session, event)
     return f"ignored: unknown kind {event.kind!r}"
 
 
@@ -376,13 +386,10 @@ def _message(
     contact.last_message_at = now
     if contact.lifecycle_stage == LifecycleStage.NEW:
         contact.lifecycle_stage = LifecycleStage.ENGAGED
-    if text.strip() in OPT_OUT_KEYWORDS:
+    opts_out = text.strip().casefold() in opt_out_keywords()
+    if opts_out:
         contact.marketing_opt_out = True
     # Before the flush: what the hook writes goes out in the same flush (the load path).
     hooks.on_message_received(session, contact, event.id, text)
     session.flush()
-    return (
-        "opted out"
-        if contact.marketing_opt_out and text.strip() in OPT_OUT_KEYWORDS
-        else "recorded"
-    )
+    return "opted out" if opts_out else "recorded"

@@ -13,9 +13,15 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
-from siyu.models import Contact
+from siyu.models import AssistedTask, ChannelEvent, Contact
 
 ContactHandler = Callable[[Session, Contact, Sequence[str]], None]
+# An event kind the pool does not handle itself (e.g. ``moment_interaction``): returns the
+# event's outcome text. Runs inside the event's savepoint, once per event.
+EventHandler = Callable[[Session, ChannelEvent], str]
+# An assisted task was closed (done / failed / cancelled) by a person.
+TaskHandler = Callable[[Session, AssistedTask], None]
+
 # (session, contact, channel_event id, text): a processed inbound message (siyu.flows drives the
 # contact's conversation). Runs once per event, after the message row is written.
 MessageHandler = Callable[[Session, Contact, int, str], None]
@@ -28,6 +34,8 @@ MessagesPrefetch = Callable[[Session, Sequence[tuple[int, int]]], Callable[[bool
 
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
+_event_kinds: dict[str, EventHandler] = {}
+_task_closed: list[TaskHandler] = []
 _message_received: list[MessageHandler] = []
 _messages_prefetch: list[MessagesPrefetch] = []
 
@@ -77,3 +85,24 @@ def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence
 def on_contact_removed(session: Session, contact: Contact) -> None:
     for handler in list(_removed):
         handler(session, contact, ())
+
+
+def register_event_kind(kind: str, handler: EventHandler) -> None:
+    existing = _event_kinds.get(kind)
+    if existing is not None and existing is not handler:
+        raise ValueError(f"channel event kind {kind!r} already has a handler")
+    _event_kinds[kind] = handler
+
+
+def event_handler(kind: str) -> EventHandler | None:
+    return _event_kinds.get(kind)
+
+
+def register_task_closed(handler: TaskHandler) -> None:
+    if handler not in _task_closed:
+        _task_closed.append(handler)
+
+
+def on_task_closed(session: Session, task: AssistedTask) -> None:
+    for handler in list(_task_closed):
+        handler(session, task)

@@ -552,6 +552,17 @@ class ContactRepository:
             )
         )
 
+    def recently_active(self, account_id: int, limit: int) -> list[Contact]:
+        """The account's confirmed contacts, most recently in touch first (then newest)."""
+        return list(
+            self.session.scalars(
+                select(Contact)
+                .where(Contact.account_id == account_id, Contact.state == ContactState.CONFIRMED)
+                .order_by(Contact.last_message_at.desc().nulls_last(), Contact.id.desc())
+                .limit(limit)
+            )
+        )
+
 
 class GroupRepository:
     def __init__(self, session: Session) -> None:

@@ -173,6 +173,16 @@ def campaign_stubs() -> Iterator[CampaignStubs]:
             actions._registry[name] = handler
 
 
+@pytest.fixture
+def no_campaign_actions() -> Iterator[None]:
+    """As before siyu.campaigns is deployed: its actions unregistered for this test."""
+    previous = {name: actions._registry.pop(name, None) for name in CAMPAIGN_ACTIONS}
+    yield
+    for name, handler in previous.items():
+        if handler is not None:
+            actions._registry[name] = handler
+
+
 @pytest.fixture(autouse=True)
 def _fresh_engine() -> Iterator[None]:
     engine.clear_cache()

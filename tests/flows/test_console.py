@@ -58,15 +58,14 @@ class TestScriptPages:
 
 
 class TestFlowPages:
-    def test_install_template_publishes_with_campaign_actions(
-        self, client: ConsoleClient, admin: Principal
+    def test_install_template_and_see_missing_actions(
+        self, client: ConsoleClient, admin: Principal, no_campaign_actions: None
     ) -> None:
         client.login("admin")
         response = client.submit("/console/flows/templates", {"template": "luggage_invite"})
         assert response.status_code == 303
         page = client.get(response.headers["location"])
-        # siyu.campaigns registers every campaign.* action the template names.
-        assert 'data-testid="flow-unknown-actions"' not in page.text
+        assert 'data-testid="flow-unknown-actions"' in page.text
         assert "campaign.check_quota" in page.text
         assert "拉杆箱免费领（专属邀请码版）" in client.get("/console/flows").text
 
@@ -161,7 +160,7 @@ class TestFlowPages:
         ]
 
     def test_publish_refused_for_unknown_actions_keeps_the_saved_draft(
-        self, client: ConsoleClient, admin: Principal, database: Database
+        self, client: ConsoleClient, admin: Principal, database: Database, no_campaign_actions: None
     ) -> None:
         with database.sessions() as session:
             flow_id = flows.create_flow(
@@ -169,15 +168,15 @@ class TestFlowPages:
             ).id
             session.commit()
         client.login("admin")
-        form: dict[str, Any] = rows({"id": "q", "type": "action", "action": "campaign.teleport"})
+        form: dict[str, Any] = rows({"id": "q", "type": "action", "action": "campaign.check_quota"})
         form["publish"] = "1"
         client.submit(f"/console/flows/{flow_id}", form)
         page = client.get(f"/console/flows/{flow_id}")
-        assert "草稿已保存，但发布失败：流程使用了尚未注册的动作：campaign.teleport" in page.text
+        assert "草稿已保存，但发布失败：流程使用了尚未注册的动作：campaign.check_quota" in page.text
         with database.sessions() as session:
             saved = session.get_one(Flow, flow_id)
             assert saved.draft["steps"] == [
-                {"id": "q", "type": "action", "action": "campaign.teleport"}
+                {"id": "q", "type": "action", "action": "campaign.check_quota"}
             ]
             assert (saved.status, saved.versions_count) == (FlowStatus.DRAFT, 0)
 

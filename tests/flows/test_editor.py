@@ -32,3 +32,11 @@ def test_minutes_must_be_whole_numbers() -> None:
     columns.update(id=["w"], type=["wait"], match=["*"], timeout=["1.5"])
     with pytest.raises(rules.RuleSyntaxError, match="超时必须是整数"):
         steps_of_form(columns)
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_every_template_script_previews_without_unknown_variables(key: str) -> None:
+    from siyu.flows.service import preview
+
+    for name, body in TEMPLATES[key].scripts.values():
+        assert preview(body).missing == [], name

@@ -27,7 +27,7 @@ def count(session: Any, model: type[Any]) -> int:
 
 class TestInstallBeforeCampaigns:
     def test_invite_variant_installs_as_a_draft_and_names_the_missing_actions(
-        self, database: Database, admin: Principal
+        self, database: Database, admin: Principal, no_campaign_actions: None
     ) -> None:
         with database.sessions() as session:
             flow = flows.install_template(session, admin, "luggage_invite")
@@ -98,7 +98,7 @@ class TestRunsWithCampaignActions:
         with database.sessions() as session:
             assert conversation(session, conversation_id).step_id == "take_style"
             assert outgoing(session, contact_id)[-1] == (
-                "查到了！章贡区还有名额（剩余 12 个）。款式都发在我的朋友圈里，每款都有编号，"
+                "查到了！您那里还有名额（剩余 12 个）。款式都发在我的朋友圈里，每款都有编号，"
                 "看好后直接回复款式编号就可以。"
             )
         _reply(database, queue, contact_id, "第二款", "2")
@@ -185,6 +185,6 @@ class TestRunsWithCampaignActions:
         with database.sessions() as session:
             assert conversation(session, conversation_id).status == ConversationStatus.COMPLETED
             assert outgoing(session, contact_id)[-2:] == [
-                "非常抱歉，瑞金市的名额已经领完了。有新名额和优惠我会第一时间通知您。",
+                "非常抱歉，您那里的名额已经领完了。有新名额和优惠我会第一时间通知您。",
                 "另外邀请您进我们的福利优惠券群，每天都有专属优惠：http://t/g/abc",
             ]

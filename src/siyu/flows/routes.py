@@ -104,6 +104,13 @@ def update_script(
     return _script_out(script, service.current_body(session, script), versions)
 
 
+@router.post("/scripts/{script_id}/archive")
+def archive_script(script_id: int, user: ApiUser, session: DbSession) -> ScriptOut:
+    """Out of the library lists and unusable in new publishes; published flows keep its text."""
+    script = service.archive_script(session, user, script_id)
+    return _script_out(script, service.current_body(session, script))
+
+
 @router.post("/scripts/preview")
 def preview_script(data: PreviewIn, user: ApiUser, session: DbSession) -> PreviewOut:
     user.require_platform()

@@ -53,12 +53,16 @@ SAMPLE_VARIABLES: dict[str, str] = {
     "昵称": "小王",
     "区县": "章贡区",
     "款式列表": "1. 曜石黑 20 寸\n2. 星空银 24 寸\n3. 樱花粉 20 寸",
-    "款式": "2",
-    "链接": "https://siyu.example/g/abcd1234",
-    "群名": "福利优惠券群1",
+    "款式": "星空银 24 寸",
+    "款式编号": "2",
     "剩余名额": "12",
-    "邀请人数": "3",
-    "邀请链接": "https://siyu.example/c/abcd1234?state=p1",
+    "奖品": "拉杆箱",
+    "链接": "https://siyu.example/c/abcd1234?state=p1",
+    "海报": "https://siyu.example/h5/campaigns/1/poster.png",
+    "我的活动": "https://siyu.example/h5/campaigns/1",
+    "上传链接": "https://siyu.example/h5/campaigns/1#proof",
+    "群链接": "https://siyu.example/g/abcd1234",
+    "群名": "福利优惠券群1",
 }
 TIMER_BATCH = 500
 HISTORY_MARGIN = timedelta(minutes=1)

@@ -386,7 +386,22 @@ def _batch_row(broadcast: Broadcast, account: Any, now: datetime) -> dict[str, A
     )
     row: dict[str, Any] = {"broadcast_id": broadcast.id, "account_id": account.id}
     if account_plan is None:
-        return {**row, "has_window": False, "daily_ms": 1, "later_reason": ""}
+        # Every key present: the batch rows go in as one executemany.
+        empty = dict.fromkeys(
+            ("day0_epoch", "p0_start", "p1_start", "p2_start", "p3_start", "c1_ms", "c2_ms"),
+            0,
+        )
+        return {
+            **row,
+            **empty,
+            "has_window": False,
+            "c3_ms": 0,
+            "daily_ms": 1,
+            "offset0_ms": 0,
+            "interval_ms": rules.interval_ms(broadcast.messages_per_minute),
+            "now_slots": 0,
+            "later_reason": "",
+        }
     starts = [start for start, _end in account_plan.pieces_s] + [0, 0, 0, 0]
     ends: list[int] = []
     total = 0

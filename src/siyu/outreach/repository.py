@@ -490,6 +490,22 @@ class BroadcastRepository:
             or 0
         )
 
+    def next_due(self, broadcast_id: int | None) -> datetime | None:
+        sending = (
+            select(Broadcast.id)
+            .where(
+                Broadcast.id == BroadcastSend.broadcast_id,
+                Broadcast.status == BroadcastStatus.SCHEDULED,
+            )
+            .exists()
+        )
+        query = select(func.min(BroadcastSend.due_at)).where(
+            BroadcastSend.status == SendStatus.QUEUED, sending
+        )
+        if broadcast_id is not None:
+            query = query.where(BroadcastSend.broadcast_id == broadcast_id)
+        return _aware(self.session.scalar(query))
+
     def send_row(self, send_id: int) -> BroadcastSend | None:
         return self.session.get(BroadcastSend, send_id)
 

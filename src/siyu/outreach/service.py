@@ -687,7 +687,7 @@ def _send(
         # A backlog (a worker was down) keeps its order and its spacing: each due row waits
         # one interval more than the queued rows before it, so each is deferred once.
         ahead = repository.due_ahead(row)
-        until = max(next_at, moment + timedelta(seconds=1)) + interval * ahead
+        until = max(next_at, moment + timedelta(milliseconds=50)) + interval * ahead
         return _defer(row, until, "deferred: pacing")
     if contact is not None:
         blocked = _take_quotas(repository, contact.consumer_id, contact.id, moment)
@@ -746,6 +746,14 @@ def _message(
     if broadcast.content_kind == ContentKind.IMAGE:
         return outgoing(kinds.IMAGE, text=text, image_url=broadcast.image_url)
     return outgoing(kinds.TEXT, text=text)
+
+
+def seconds_until_next_due(session: Session, broadcast_id: int | None = None) -> float | None:
+    """How long until the next queued row of a sending broadcast falls due (None: none)."""
+    due = BroadcastRepository(session).next_due(broadcast_id)
+    if due is None:
+        return None
+    return max(0.0, (due - utc_now()).total_seconds())
 
 
 def finish_done(session: Session) -> int:

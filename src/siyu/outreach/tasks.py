@@ -44,8 +44,10 @@ def drain_queue(
 
 @job("outreach.drain")
 def drain(broadcast_id: int) -> None:
-    """Idempotent: rows already sent are not queued any more."""
-    drain_queue(broadcast_id, keep_running=KEEP_RUNNING_SECONDS)
+    """What is due right after a start or retry; idempotent (sent rows are not queued any
+    more). It does not wait: the periodic job does, so at most one job worker waits on the
+    queue (the embedded consumer has only a few)."""
+    drain_queue(broadcast_id)
 
 
 @periodic_job("outreach.send_due", minute="*")

@@ -154,6 +154,19 @@ class TestConsole:
         with database.sessions() as session:
             assert session.scalar(select(func.count()).select_from(PersonalDataAccess)) == 3
 
+    def test_a_promoter_composes_and_cannot_open_others(
+        self, client: Any, database: Database, make_promoter: Any, api_as: Any
+    ) -> None:
+        alice = make_promoter("王小明", 1)
+        bob = make_promoter("李四", 2)
+        segment, _ = _segment(database, owner=alice.id, principal=alice.principal)
+        with travel_to(TUESDAY_10):
+            created = api_as(alice.principal).post("/api/v1/broadcasts", json=_body(segment))
+        client.login(bob.principal.username)
+        assert client.get("/console/broadcasts/new").status_code == 200
+        assert client.get(f"/console/broadcasts/{created.json()['id']}").status_code == 404
+        assert "还没有群发" in client.get("/console/broadcasts").text
+
 
 class TestAttribution:
     def test_clicks_and_orders_count_per_broadcast(
@@ -162,6 +175,8 @@ class TestAttribution:
         from siyu.links import service as links
         from siyu.links.schemas import LinkCreate
         from siyu.models import LinkPosition
+        from siyu.orders import service as orders
+        from siyu.orders.schemas import DraftLine, OrderDraft
         from siyu.outreach import service
         from tests.outreach.conftest import broadcast_in
 
@@ -204,3 +219,19 @@ class TestAttribution:
             session.commit()
             results = service.results(session, alice.principal, broadcast.id)
             assert (results.clicks, results.orders, results.gmv_fen) == (1, 0, 0)
+        # The buyer orders after the click: the order is attributed to the broadcast's link.
+        with travel_to(TUESDAY_10 + timedelta(minutes=5)), database.sessions() as session:
+            order = orders.place_order(
+                session,
+                OrderDraft(
+                    lines=(DraftLine(product_id=product, quantity=2),),
+                    phone="13900000001",
+                    nickname="买家",
+                    click_token="t" * 32,
+                ),
+            )
+            session.commit()
+            results = service.results(session, alice.principal, broadcast.id)
+            assert (results.clicks, results.orders) == (1, 1)
+            assert results.gmv_fen == order.paid_fen
+            assert results.gmv_fen > 0

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from siyu.db import Database
 from siyu.kit.time import travel_to, utc_now
-from siyu.models import Click, PersonalDataAccess, Role
+from siyu.models import Click, Contact, PersonalDataAccess, Role
 from siyu.models.outreach import Broadcast, BroadcastSend
 from siyu.outreach import tasks
 from tests.outreach.conftest import TUESDAY_10, add_account, add_contacts, make_segment
@@ -64,6 +64,26 @@ class TestApi:
         results = api.get(f"/api/v1/broadcasts/{data['id']}/results").json()
         assert (results["sent"], results["skipped"], results["failed"]) == (3, 0, 0)
         assert api.get("/api/v1/broadcasts").json()[0]["id"] == data["id"]
+
+    def test_plan_preview_writes_nothing(
+        self, api_as: Any, make_user: Any, database: Database
+    ) -> None:
+        operator = make_user(Role.OPERATOR, "ops")
+        segment, contacts = _segment(database)
+        with database.sessions() as session:
+            session.execute(
+                update(Contact).where(Contact.id == contacts[0]).values(marketing_opt_out=True)
+            )
+            session.commit()
+        with travel_to(TUESDAY_10):
+            preview = api_as(operator).post("/api/v1/broadcasts/plan-preview", json=_body(segment))
+        assert preview.status_code == 200, preview.text
+        plan = preview.json()
+        assert (plan["now"], plan["later"], plan["never"]) == (2, 0, 1)
+        assert plan["never_reasons"] == {"opted_out": 1}
+        with database.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
+            assert session.scalar(select(func.count()).select_from(BroadcastSend)) == 0
 
     def test_blocked_copy_is_422_in_english_and_nothing_written(
         self, api_as: Any, make_user: Any, database: Database
@@ -138,6 +158,11 @@ class TestConsole:
             "messages_per_minute": "60",
             "jitter_seconds": "0",
         }
+        with travel_to(TUESDAY_10):
+            planned = client.post(
+                "/console/broadcasts/plan-preview", data={**form, "text": "内购券到账"}
+            )
+        assert 'data-testid="plan-now">3<' in planned.text
         preview = client.post("/console/broadcasts/preview", data=form)
         assert 'data-testid="preview-audience">3<' in preview.text
         assert "禁止" in preview.text

@@ -318,6 +318,20 @@ def create_broadcast(session: Session, actor: Principal | None, data: BroadcastI
     return broadcast
 
 
+def preview_plan(session: Session, actor: Principal | None, data: BroadcastIn) -> PlanOut:
+    """The plan ``data`` would get, without keeping anything: the draft is created and planned
+    inside a savepoint that is then rolled back (the composer's 预览发送计划)."""
+    savepoint = session.begin_nested()
+    try:
+        broadcast = create_broadcast(session, actor, data)
+        result = PlanOut.model_validate(
+            {key: value for key, value in broadcast.plan.items() if key != "planned_at"}
+        )
+    finally:
+        savepoint.rollback()
+    return result
+
+
 def _require_publishable(
     session: Session, actor: Principal | None, broadcast: Broadcast, override: str | None
 ) -> list[Finding]:

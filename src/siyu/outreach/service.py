@@ -464,11 +464,11 @@ def plan(session: Session, actor: Principal | None, broadcast_id: int) -> PlanOu
     if groups:
         source = repository.group_source(broadcast.id, where)
     else:
-        first_day = rules.next_allowed(broadcast.start_at, [(0, 1440)]) or broadcast.start_at
+        # Quotas as they stand on the start day (the send-time check is the authority).
         source = repository.contact_source(
             broadcast.id,
             where,
-            quota_caps(first_day),
+            quota_caps(broadcast.start_at),
             current_settings().broadcast_requires_consent,
         )
     repository.insert_sends(broadcast, source, per_person=not groups, dialect=dialect)

@@ -844,3 +844,28 @@ def audience_count(
     owner = _owner(actor)
     where = audience_clause(session, actor, audience, owner)
     return BroadcastRepository(session).count_audience(where, targets_groups(audience))
+
+
+# --- for other senders (follow-ups) -------------------------------------------------------------
+
+
+def send_windows(account: Any) -> tuple[tuple[int, int], ...]:
+    """The minutes of the day ``account`` may send marketing messages: working hours minus
+    quiet hours (the same windows broadcasts use)."""
+    quiet_from, quiet_until = _quiet()
+    return tuple(
+        rules.send_pieces(
+            account.working_from_minute, account.working_until_minute, quiet_from, quiet_until
+        )
+    )
+
+
+def take_marketing_quota(
+    session: Session, consumer_id: int, contact_id: int, moment: datetime
+) -> str | None:
+    """Count one marketing message to this person / contact against the broadcast quotas.
+
+    None = taken; otherwise the blocking reason (``quota_day`` …) and nothing was counted.
+    Call it inside the savepoint of the send it pays for, so a failed send gives it back.
+    """
+    return _take_quotas(BroadcastRepository(session), consumer_id, contact_id, moment)

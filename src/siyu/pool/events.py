@@ -337,6 +337,7 @@ def _group_joined(session: Session, payload: dict[str, Any]) -> str:
             leave_reason="",
         )
     )
+    hooks.on_group_joined(session, group.id, consumer_id)
     return "joined"
 
 
@@ -353,6 +354,7 @@ def _group_left(session: Session, payload: dict[str, Any]) -> str:
     member.leave_reason = str(payload.get("reason") or "left")[:64]
     groups.release_seat(group_id)
     session.flush()
+    hooks.on_group_left(session, group_id, consumer_id)
     return "left"
 
 

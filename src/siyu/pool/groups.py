@@ -232,6 +232,9 @@ def join_by_code(session: Session, code_text: str, identity: ConsumerIdentity) -
             leave_reason="",
         )
     )
+    from siyu.pool import hooks
+
+    hooks.on_group_joined(session, group.id, consumer.id)
     return JoinResult(group, member, "joined")
 
 
@@ -244,4 +247,7 @@ def leave(session: Session, group_id: int, consumer_id: int, reason: str = "left
     member.leave_reason = reason[:64]
     repository.release_seat(group_id)
     session.flush()
+    from siyu.pool import hooks
+
+    hooks.on_group_left(session, group_id, consumer_id)
     return True

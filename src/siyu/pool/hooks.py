@@ -32,12 +32,16 @@ MessageHandler = Callable[[Session, Contact, int, str], None]
 # applied (write what was buffered), ``False`` when the batch failed (drop it).
 MessagesPrefetch = Callable[[Session, Sequence[tuple[int, int]]], Callable[[bool], None] | None]
 
+GroupLeftHandler = Callable[[Session, int, int], None]  # (session, group id, consumer id)
+
 _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
 _event_kinds: dict[str, EventHandler] = {}
 _task_closed: list[TaskHandler] = []
 _message_received: list[MessageHandler] = []
 _messages_prefetch: list[MessagesPrefetch] = []
+_group_left: list[GroupLeftHandler] = []
+_group_joined: list[GroupLeftHandler] = []
 
 
 def register_contact_confirmed(handler: ContactHandler) -> None:
@@ -76,6 +80,16 @@ def on_message_received(session: Session, contact: Contact, event_id: int, text:
         handler(session, contact, event_id, text)
 
 
+def register_group_left(handler: GroupLeftHandler) -> None:
+    if handler not in _group_left:
+        _group_left.append(handler)
+
+
+def register_group_joined(handler: GroupLeftHandler) -> None:
+    if handler not in _group_joined:
+        _group_joined.append(handler)
+
+
 def on_contact_confirmed(session: Session, contact: Contact, tag_names: Sequence[str]) -> None:
     """A channel confirmed the add; ``tag_names`` come from the code that routed the contact."""
     for handler in list(_confirmed):
@@ -106,3 +120,15 @@ def register_task_closed(handler: TaskHandler) -> None:
 def on_task_closed(session: Session, task: AssistedTask) -> None:
     for handler in list(_task_closed):
         handler(session, task)
+
+
+def on_group_left(session: Session, group_id: int, consumer_id: int) -> None:
+    """A member left (or was removed from) a group; their seat is already released."""
+    for handler in list(_group_left):
+        handler(session, group_id, consumer_id)
+
+
+def on_group_joined(session: Session, group_id: int, consumer_id: int) -> None:
+    """A member took a seat in a group (group code scan or channel event)."""
+    for handler in list(_group_joined):
+        handler(session, group_id, consumer_id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 18:01:59.900616
+Create Date: 2026-12-01 18:10:07.839892
 """
 
 from collections.abc import Sequence
@@ -1404,6 +1404,7 @@ def upgrade() -> None:
             "risk_acknowledged_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("risk_acknowledgement", sa.String(length=500), nullable=False),
+        sa.Column("risk_acknowledged_rules", sa.JSON(), nullable=False),
         sa.Column(
             "created_by_user_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -1411,6 +1412,11 @@ def upgrade() -> None:
         ),
         sa.Column("launched_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("styles", sa.JSON(), nullable=False),
+        sa.Column(
+            "release_rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_invite_text", sa.String(length=500), nullable=False),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -1429,6 +1435,11 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["group_code_id"], ["group_code.id"], name=op.f("fk_campaign_group_code_id_group_code")
+        ),
+        sa.ForeignKeyConstraint(
+            ["release_rule_id"],
+            ["release_rule.id"],
+            name=op.f("fk_campaign_release_rule_id_release_rule"),
         ),
         sa.ForeignKeyConstraint(
             ["risk_acknowledged_by_user_id"],
@@ -1975,6 +1986,7 @@ def upgrade() -> None:
         sa.Column("qualified_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rewarded_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("group_joined_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("group_invited_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("first_order_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "id",

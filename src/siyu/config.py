@@ -52,12 +52,24 @@ class Settings(BaseSettings):
 
     # Regions (docs/regions.md): a TSV of city tier corrections over the shipped table.
     city_tiers_path: Path | None = None
+    # Posters (docs/posters.md): a CJK font file (.ttc/.otf/.ttf); unset = fc-match / known paths.
+    poster_font_path: Path | None = None
     # Traffic pool and channels (docs/pool.md). "" = each account's backend by its kind.
     channel_backend: Literal["", "simulator", "assisted", "wecom"] = ""
     simulator_seed: int = 0
     simulator_accept_bp: int = Field(default=9000, ge=0, le=10000)
     pending_contact_hours: int = Field(default=48, ge=1, le=24 * 30)
     routing_snapshot_seconds: float = Field(default=1.0, ge=0, le=60)
+
+    # Outreach (docs/outreach.md). Quiet hours are Asia/Shanghai minutes of the day (from ==
+    # until = none); quotas count marketing messages per person; opt-out keywords are comma
+    # separated and compared case-insensitively with the whole incoming message.
+    broadcast_quiet_from_minute: int = Field(default=22 * 60, ge=0, le=1440)
+    broadcast_quiet_until_minute: int = Field(default=8 * 60, ge=0, le=1440)
+    broadcast_quota_preset: Literal["month_days", "week_7", "day_1"] = "month_days"
+    broadcast_member_per_day: int = Field(default=1, ge=1, le=50)
+    broadcast_requires_consent: bool = False
+    opt_out_keywords: str = "退订,TD"
 
     login_rate_limit: str = "10/minute"
     signup_rate_limit: str = "20/hour"
@@ -68,6 +80,15 @@ class Settings(BaseSettings):
     login_rate_limit_storage: str = "memory://"
     session_max_age_seconds: int = 7 * 24 * 3600
     upload_max_bytes: int = 5 * 1024 * 1024
+
+    # Moments (朋友圈): what an account likes / comments on its contacts' moments per day (seed
+    # 002's habit, within a person's plausible day), and how long a contact rests after one.
+    moment_likes_per_day: int = Field(default=30, ge=0, le=500)
+    moment_comments_per_day: int = Field(default=10, ge=0, le=200)
+    moment_interaction_rest_days: int = Field(default=3, ge=0, le=60)
+    # The simulator's audience: share of an account's contacts liking / commenting on a post.
+    simulator_moment_like_bp: int = Field(default=800, ge=0, le=10_000)
+    simulator_moment_comment_bp: int = Field(default=150, ge=0, le=10_000)
 
     @property
     def resolved_database_url(self) -> str:

@@ -178,7 +178,11 @@ def load_job_modules() -> None:
     """Import every module that declares jobs so the registry is complete."""
     import siyu.campaigns.tasks
     import siyu.commissions.tasks
+    import siyu.flows.tasks
+    import siyu.followups.tasks
+    import siyu.moments.tasks
     import siyu.orders.tasks
+    import siyu.outreach.tasks
     import siyu.pool.tasks
     import siyu.promoters.tasks
     import siyu.segments.tasks  # noqa: F401

@@ -569,12 +569,21 @@ class TestOcrHook:
         proof = service.submit_proof(session, campaign, participant, png())
         session.commit()
         suggestion = {"verdict": "approve", "reason": "截图含活动海报", "text": "免费领取拉杆箱"}
-        monkeypatch.setattr(service, "ocr_suggest", lambda data: suggestion)
+        seen: list[list[str]] = []
+
+        def fake(data: bytes, expected_texts: list[str]) -> dict[str, str]:
+            seen.append(expected_texts)
+            return suggestion
+
+        monkeypatch.setattr(service, "ocr_suggest", fake)
         queue.run_pending()
         session.expire_all()
         assert service.get_proof(session, None, proof.id).ocr_suggestion == suggestion
+        assert seen == [[campaign.name]]
 
-    def test_without_ocr_nothing_changes(self, world: World, session: Session) -> None:
+    def test_without_ocr_nothing_changes(
+        self, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         campaign = world.campaign(
             trigger=CampaignTrigger.SHARE_PROOF, reason="赞助商要求此玩法，已告知封号风险"
         )
@@ -582,6 +591,7 @@ class TestOcrHook:
         from tests.campaigns.conftest import png
 
         proof = service.submit_proof(session, campaign, participant, png())
+        monkeypatch.setattr("siyu.posters.ocr.available", lambda: False)
         assert service.store_suggestion(session, proof.id) == "no ocr"
         assert proof.ocr_suggestion == {}
 

@@ -528,7 +528,9 @@ def _apply(campaign: Campaign, data: CampaignIn) -> None:
     campaign.group_code_id = data.group_code_id
     campaign.flow_id = data.flow_id
     campaign.release_rule_id = data.release_rule_id
-    campaign.poster = dict(data.poster)
+    from siyu.campaigns import posters
+
+    campaign.poster = posters.check(data.poster)
     campaign.rules_text = data.rules_text.strip()
     campaign.group_invite_text = data.group_invite_text.strip()
     campaign.styles = rules.clean_styles(data.styles)
@@ -1462,22 +1464,26 @@ def proof_bytes(proof: CampaignProof) -> bytes:
     return (proof_dir() / name).read_bytes()
 
 
-def ocr_suggest(data: bytes) -> dict[str, Any] | None:
-    """The optional OCR assist (``siyu.posters.ocr.suggest``, another branch); None without it."""
-    try:
-        from siyu.posters import ocr  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ImportError:
-        return None
-    result = ocr.suggest(data)
-    return dict(result) if isinstance(result, dict) else None
+def ocr_suggest(data: bytes, expected_texts: list[str]) -> dict[str, Any] | None:
+    """The optional OCR assist (``siyu.posters.ocr.suggest``): None when no OCR engine is
+    installed (the ``ocr`` extra) or it read nothing usable."""
+    from siyu.posters import ocr
+
+    result = ocr.suggest(data, expected_texts=expected_texts)
+    return dict(result) if result is not None else None
 
 
 def store_suggestion(session: Session, proof_id: int) -> str:
     """Job body: fill ``ocr_suggestion`` once (idempotent; a reviewed proof is left alone)."""
-    proof = CampaignRepository(session).proof(proof_id)
+    repository = CampaignRepository(session)
+    proof = repository.proof(proof_id)
     if proof is None or proof.status != ProofStatus.PENDING or proof.ocr_suggestion:
         return "skipped"
-    suggestion = ocr_suggest(proof_bytes(proof))
+    campaign = repository.get(proof.campaign_id)
+    assert campaign is not None
+    poster = campaign.poster or {}
+    expected = [str(poster.get("title") or ""), str(poster.get("text") or ""), campaign.name]
+    suggestion = ocr_suggest(proof_bytes(proof), [text for text in expected if text.strip()])
     if suggestion is None:
         return "no ocr"
     proof.ocr_suggestion = suggestion

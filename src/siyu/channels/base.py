@@ -28,6 +28,20 @@ class EventKind(enum.StrEnum):
     GROUP_JOINED = "group_joined"
     GROUP_LEFT = "group_left"
     MESSAGE = "message"
+    MOMENT_INTERACTION = "moment_interaction"  # a contact liked / commented on a moment post
+
+
+@dataclass(frozen=True)
+class MomentContent:
+    """A moment post as one account publishes it (``publication_id`` identifies it)."""
+
+    publication_id: int
+    text: str
+    image_urls: tuple[str, ...] = ()
+    link_url: str = ""
+
+    def copy_text(self) -> str:
+        return "\n".join(part for part in (self.text, self.link_url) if part)
 
 
 class MessageKind(enum.StrEnum):
@@ -112,6 +126,27 @@ class ChannelBackend(ABC):
         self, session: Session, account: OperatorAccount, contact: Contact, reason: str
     ) -> None:
         """Remove the friendship (a release rule, an opt-out, an operator)."""
+
+    @abstractmethod
+    def post_moment(
+        self, session: Session, account: OperatorAccount, content: MomentContent
+    ) -> SendResult:
+        """Publish a moment (朋友圈) on ``account``: ``sent`` = out, ``queued`` = an operator task.
+
+        Likes and comments on it come back as ``moment_interaction`` events."""
+
+    @abstractmethod
+    def interact_moment(
+        self,
+        session: Session,
+        account: OperatorAccount,
+        contact: Contact,
+        comment: str,
+        key: str,
+    ) -> SendResult:
+        """Like (and, when ``comment`` is given, comment on) the contact's latest moment.
+
+        ``key`` makes it idempotent (one per account, contact and day)."""
 
 
 def check_target(contact: Contact | None, group: WechatGroup | None) -> None:

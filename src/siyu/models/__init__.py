@@ -5,6 +5,8 @@
 # so the one metadata holds them.
 from siyu.models import campaigns as _campaigns  # noqa: F401
 from siyu.models import flows as _flows  # noqa: F401
+from siyu.models import followups as _followups  # noqa: F401
+from siyu.models import moments as _moments  # noqa: F401
 from siyu.models import outreach as _outreach  # noqa: F401
 from siyu.models import regions as _regions  # noqa: F401
 from siyu.models import segments as _segments  # noqa: F401

@@ -517,6 +517,8 @@ class AssistedTaskKind(enum.StrEnum):
     SEND_TO_GROUP = "send_to_group"
     INVITE_TO_GROUP = "invite_to_group"
     REMOVE_CONTACT = "remove_contact"
+    POST_MOMENT = "post_moment"
+    INTERACT_MOMENT = "interact_moment"
     OTHER = "other"
 
 
@@ -527,6 +529,8 @@ ASSISTED_TASK_KIND_LABELS = {
     AssistedTaskKind.SEND_TO_GROUP: "群内发送",
     AssistedTaskKind.INVITE_TO_GROUP: "邀请进群",
     AssistedTaskKind.REMOVE_CONTACT: "删除好友",
+    AssistedTaskKind.POST_MOMENT: "发朋友圈",
+    AssistedTaskKind.INTERACT_MOMENT: "朋友圈点赞评论",
     AssistedTaskKind.OTHER: "其他",
 }
 

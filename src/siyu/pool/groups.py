@@ -135,6 +135,16 @@ def list_group_codes(session: Session, actor: Principal | None) -> Sequence[Grou
     return GroupRepository(session).group_codes(scope.owner_promoter_id, scope.only_owner)
 
 
+def get_group_code(session: Session, actor: Principal | None, group_code_id: int) -> GroupCode:
+    group_code = GroupRepository(session).group_code(group_code_id)
+    scope = scope_of(actor)
+    if group_code is None or (
+        scope.only_owner and group_code.owner_promoter_id != scope.owner_promoter_id
+    ):
+        raise GroupCodeNotFound()
+    return group_code
+
+
 def groups_of_code(
     session: Session, actor: Principal | None, group_code_id: int
 ) -> Sequence[WechatGroup]:

@@ -27,7 +27,7 @@ from siyu.models import (
     OperatorAccount,
     WechatGroup,
 )
-from siyu.pool import events
+from siyu.pool import events, hooks
 from siyu.pool.repository import AccountRepository, TaskRepository
 from siyu.pool.schemas import EventIn
 
@@ -212,6 +212,7 @@ def complete_task(
             )
     elif status == AssistedTaskStatus.FAILED and is_add:
         accounts.record_failure(task.account_id, now)
+    hooks.on_task_closed(session, task)
     audit.record(
         session,
         actor.user_id if actor else None,

@@ -478,6 +478,17 @@ class ContactRepository:
             .execution_options(populate_existing=True)
         )
 
+    def many_for_update(self, contact_ids: Sequence[int]) -> Sequence[Contact]:
+        if not contact_ids:
+            return []
+        return self.session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(contact_ids))
+            .order_by(Contact.id)
+            .with_for_update(of=Contact)
+            .execution_options(populate_existing=True)
+        ).all()
+
     def find(self, consumer_id: int, account_id: int) -> Contact | None:
         return self.session.scalar(
             select(Contact).where(
@@ -537,6 +548,17 @@ class ContactRepository:
                 select(Contact.id)
                 .where(Contact.state == ContactState.PENDING, Contact.added_at < cutoff)
                 .order_by(Contact.id)
+                .limit(limit)
+            )
+        )
+
+    def recently_active(self, account_id: int, limit: int) -> list[Contact]:
+        """The account's confirmed contacts, most recently in touch first (then newest)."""
+        return list(
+            self.session.scalars(
+                select(Contact)
+                .where(Contact.account_id == account_id, Contact.state == ContactState.CONFIRMED)
+                .order_by(Contact.last_message_at.desc().nulls_last(), Contact.id.desc())
                 .limit(limit)
             )
         )
@@ -683,6 +705,17 @@ class EventRepository:
             .with_for_update(of=ChannelEvent)
             .execution_options(populate_existing=True)
         )
+
+    def many_for_update(self, event_ids: Sequence[int]) -> Sequence[ChannelEvent]:
+        if not event_ids:
+            return []
+        return self.session.scalars(
+            select(ChannelEvent)
+            .where(ChannelEvent.id.in_(event_ids))
+            .order_by(ChannelEvent.id)
+            .with_for_update(of=ChannelEvent)
+            .execution_options(populate_existing=True)
+        ).all()
 
     def by_external(self, backend: str, external_event_id: str) -> ChannelEvent | None:
         return self.session.scalar(

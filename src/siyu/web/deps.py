@@ -25,6 +25,7 @@ from siyu.kit.ids import token
 from siyu.kit.money import format_percent, format_yuan
 from siyu.kit.time import format_shanghai
 from siyu.models import PROMOTER_KIND_LABELS, REVIEW_STATUS_LABELS, ROLE_LABELS, Role
+from siyu.web.nav import console_nav
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -46,6 +47,7 @@ def region_name(code: str | None) -> str:
 
 
 templates.env.filters["region"] = region_name
+templates.env.globals["console_nav"] = console_nav
 templates.env.globals.update(
     version=__version__,
     role_labels=ROLE_LABELS,

@@ -64,6 +64,37 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(regions_api.router, prefix="/api/v1")
     app.include_router(segments_api.router, prefix="/api/v1")
     app.include_router(segment_pages.router)
+    from siyu.moments import routes as moments_api
+    from siyu.web import moment_pages
+
+    app.include_router(moments_api.router, prefix="/api/v1")
+    app.include_router(moment_pages.router)
+    from siyu.followups import routes as followups_api
+    from siyu.web import followup_pages
+
+    app.include_router(followups_api.router, prefix="/api/v1")
+    app.include_router(followup_pages.router)
+    # Broadcasts (docs/outreach.md).
+    from siyu.outreach import routes as outreach_api
+    from siyu.web import outreach_pages
+
+    app.include_router(outreach_api.router, prefix="/api/v1")
+    app.include_router(outreach_pages.router)
+    # Posters and campaign analytics (docs/posters.md, docs/analytics.md).
+    from siyu.analytics import routes as analytics_api
+    from siyu.posters import routes as posters_api
+    from siyu.web import analytics_pages, poster_pages
+
+    app.include_router(posters_api.router, prefix="/api/v1")
+    app.include_router(analytics_api.router, prefix="/api/v1")
+    app.include_router(poster_pages.router)
+    app.include_router(analytics_pages.router)
+    # Scripts, conversation flows and conversations (docs/flows.md).
+    from siyu.flows import routes as flows_api
+    from siyu.web import flow_pages
+
+    app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(flow_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.
     # Fission campaigns (docs/campaigns.md): hooks into the pool, orders and flow actions.
     import siyu.campaigns.hooks  # noqa: F401

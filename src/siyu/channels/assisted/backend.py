@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from siyu.channels.base import ChannelBackend, OutgoingMessage, SendResult, check_target
+from siyu.channels.base import (
+    ChannelBackend,
+    MomentContent,
+    OutgoingMessage,
+    SendResult,
+    check_target,
+)
 from siyu.kit.time import utc_now
 from siyu.models import AssistedTaskKind, Contact, OperatorAccount, WechatGroup
 from siyu.pool import inbox
@@ -64,6 +70,40 @@ class AssistedBackend(ChannelBackend):
             contact=contact,
             payload={"reason": reason},
         )
+
+    def post_moment(
+        self, session: Session, account: OperatorAccount, content: MomentContent
+    ) -> SendResult:
+        task = inbox.create_task(
+            session,
+            account,
+            AssistedTaskKind.POST_MOMENT,
+            script_text=content.copy_text(),
+            due_at=utc_now(),
+            title="发布朋友圈",
+            payload={"images": list(content.image_urls), "link_url": content.link_url},
+            idempotency_key=f"moment:{content.publication_id}",
+            source_kind="moment_publication",
+            source_id=content.publication_id,
+        )
+        return SendResult("queued", task_id=task.id)
+
+    def interact_moment(
+        self, session: Session, account: OperatorAccount, contact: Contact, comment: str, key: str
+    ) -> SendResult:
+        task = inbox.create_task(
+            session,
+            account,
+            AssistedTaskKind.INTERACT_MOMENT,
+            script_text=comment,
+            due_at=utc_now(),
+            contact=contact,
+            title="给好友的朋友圈点赞" + ("并评论" if comment else ""),
+            payload={"comment": comment},
+            idempotency_key=key,
+            source_kind="moment_interaction",
+        )
+        return SendResult("queued", task_id=task.id)
 
 
 def build() -> ChannelBackend:

@@ -16,6 +16,7 @@ from siyu.channels.base import (
     ChannelBackend,
     EventKind,
     MessageKind,
+    MomentContent,
     OutgoingMessage,
     SendResult,
     check_target,
@@ -23,7 +24,9 @@ from siyu.channels.base import (
 from siyu.config import current_settings
 from siyu.kit.time import utc_now
 from siyu.models import ChannelMessage, Contact, OperatorAccount, WechatGroup
+from siyu.moments.rules import simulated_reactions
 from siyu.pool import events
+from siyu.pool.repository import ContactRepository
 from siyu.pool.schemas import EventIn
 
 NAME = "simulator"
@@ -92,6 +95,47 @@ class SimulatorBackend(ChannelBackend):
                 payload={"contact_id": contact.id, "reason": reason},
             ),
         )
+
+    def post_moment(
+        self, session: Session, account: OperatorAccount, content: MomentContent
+    ) -> SendResult:
+        """Out at once; the account's most active contacts react (seeded), through the inbox."""
+        settings = current_settings()
+        audience = ContactRepository(session).recently_active(account.id, MOMENT_AUDIENCE)
+        reactions = simulated_reactions(
+            [contact.id for contact in audience],
+            settings.simulator_moment_like_bp,
+            settings.simulator_moment_comment_bp,
+            seed=f"{settings.simulator_seed}:moment:{content.publication_id}",
+        )
+        for reaction in reactions:
+            events.receive(
+                session,
+                EventIn(
+                    backend=NAME,
+                    external_event_id=(
+                        f"moment:{content.publication_id}:{reaction.contact_id}:{reaction.kind}"
+                    ),
+                    kind=EventKind.MOMENT_INTERACTION.value,
+                    account_id=account.id,
+                    payload={
+                        "publication_id": content.publication_id,
+                        "contact_id": reaction.contact_id,
+                        "interaction": reaction.kind,
+                        "text": reaction.text,
+                    },
+                ),
+            )
+        return SendResult("sent", extra={"external_id": f"sim-moment-{content.publication_id}"})
+
+    def interact_moment(
+        self, session: Session, account: OperatorAccount, contact: Contact, comment: str, key: str
+    ) -> SendResult:
+        return SendResult("sent", extra={"external_id": f"sim-{key}"})
+
+
+# How many of an account's contacts "see" a simulated moment (the most recently active).
+MOMENT_AUDIENCE = 300
 
 
 def reply(session: Session, contact: Contact, text: str, key: str) -> None:

@@ -8,7 +8,13 @@ from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
-from siyu.channels.base import ChannelBackend, ChannelNotConfigured, OutgoingMessage, SendResult
+from siyu.channels.base import (
+    ChannelBackend,
+    ChannelNotConfigured,
+    MomentContent,
+    OutgoingMessage,
+    SendResult,
+)
 from siyu.models import Contact, OperatorAccount, WechatGroup
 
 
@@ -37,6 +43,16 @@ class WecomBackend(ChannelBackend):
     def request_remove(
         self, session: Session, account: OperatorAccount, contact: Contact, reason: str
     ) -> None:
+        self._refuse()
+
+    def post_moment(
+        self, session: Session, account: OperatorAccount, content: MomentContent
+    ) -> SendResult:
+        self._refuse()
+
+    def interact_moment(
+        self, session: Session, account: OperatorAccount, contact: Contact, comment: str, key: str
+    ) -> SendResult:
         self._refuse()
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:24:55.459545
+Create Date: 2026-12-01 18:09:25.948681
 """
 
 from collections.abc import Sequence
@@ -88,6 +88,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_merchant_name")),
     )
     op.create_table(
+        "outreach_quota",
+        sa.Column("subject_kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("day_on", sa.Date(), nullable=True),
+        sa.Column("day_count", sa.Integer(), nullable=False),
+        sa.Column("week_on", sa.Date(), nullable=True),
+        sa.Column("week_count", sa.Integer(), nullable=False),
+        sa.Column("month_on", sa.Date(), nullable=True),
+        sa.Column("month_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("subject_kind", "subject_id", name=op.f("pk_outreach_quota")),
+    )
+    op.create_table(
         "persona",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("nickname", sa.String(length=64), nullable=False),
@@ -122,6 +136,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_promoter_grade")),
         sa.UniqueConstraint("code", name=op.f("uq_promoter_grade_code")),
         sa.UniqueConstraint("level", name=op.f("uq_promoter_grade_level")),
+    )
+    op.create_table(
+        "moment_column",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("slot_minute", sa.Integer(), nullable=False),
+        sa.Column("weekdays", sa.JSON(), nullable=False),
+        sa.Column(
+            "persona_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("account_ids", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("active", "paused", name="momentcolumnstatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("color", sa.String(length=16), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["persona_id"], ["persona.id"], name=op.f("fk_moment_column_persona_id_persona")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_column")),
     )
     op.create_table(
         "promoter",
@@ -474,6 +516,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_promoter_id"), ["promoter_id"], unique=True)
 
     op.create_table(
+        "account_pace",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("next_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_account_pace_account_id_operator_account"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_pace")),
+    )
+    op.create_table(
         "api_token",
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -802,6 +857,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "flow",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft", "published", "archived", name="flowstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("draft", sa.JSON(), nullable=False),
+        sa.Column(
+            "current_version_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("versions_count", sa.Integer(), nullable=False),
+        sa.Column("template_key", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_flow_created_by_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow")),
+    )
+    op.create_table(
         "group_code",
         sa.Column("code", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -891,6 +983,53 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_ledger_transaction_correlation_key"), ["correlation_key"], unique=False
         )
+
+    op.create_table(
+        "moment_post",
+        sa.Column(
+            "column_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("publish_on", sa.Date(), nullable=False),
+        sa.Column("publish_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("image_urls", sa.JSON(), nullable=False),
+        sa.Column("link_url", sa.String(length=500), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "scheduled",
+                "published",
+                "cancelled",
+                name="momentpoststatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["column_id"], ["moment_column.id"], name=op.f("fk_moment_post_column_id_moment_column")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_moment_post_created_by_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_post")),
+    )
+    with op.batch_alter_table("moment_post", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_moment_post_column_id"), ["column_id"], unique=False)
+        batch_op.create_index("ix_moment_post_publish_on", ["publish_on"], unique=False)
 
     op.create_table(
         "personal_data_access",
@@ -1036,6 +1175,40 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release_rule")),
     )
+    op.create_table(
+        "script",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column(
+            "persona_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("current_version", sa.Integer(), nullable=False),
+        sa.Column("template_key", sa.String(length=64), nullable=False),
+        sa.Column("archived_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_script_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["persona_id"], ["persona.id"], name=op.f("fk_script_persona_id_persona")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script")),
+    )
+    with op.batch_alter_table("script", schema=None) as batch_op:
+        batch_op.create_index("ix_script_category_name", ["category", "name"], unique=False)
+
     op.create_table(
         "segment",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -1459,6 +1632,34 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "flow_version",
+        sa.Column("flow_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column(
+            "published_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("published_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flow.id"], name=op.f("fk_flow_version_flow_id_flow")
+        ),
+        sa.ForeignKeyConstraint(
+            ["published_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_flow_version_published_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_version")),
+        sa.UniqueConstraint("flow_id", "version", name=op.f("uq_flow_version_flow_id_version")),
+    )
+    op.create_table(
         "ledger_entry",
         sa.Column(
             "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1493,6 +1694,41 @@ def upgrade() -> None:
             batch_op.f("ix_ledger_entry_transaction_id"), ["transaction_id"], unique=False
         )
 
+    op.create_table(
+        "script_version",
+        sa.Column(
+            "script_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("finding_rule_ids", sa.JSON(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_script_version_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["script_id"], ["script.id"], name=op.f("fk_script_version_script_id_script")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script_version")),
+        sa.UniqueConstraint(
+            "script_id", "version", name=op.f("uq_script_version_script_id_version")
+        ),
+    )
     op.create_table(
         "segment_snapshot",
         sa.Column(
@@ -1623,6 +1859,8 @@ def upgrade() -> None:
                 "send_to_group",
                 "invite_to_group",
                 "remove_contact",
+                "post_moment",
+                "interact_moment",
                 "other",
                 name="assistedtaskkind",
                 native_enum=False,
@@ -1851,6 +2089,93 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "conversation",
+        sa.Column("flow_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "flow_version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("open_key", sa.String(length=48), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "running",
+                "waiting",
+                "handover",
+                "completed",
+                "failed",
+                "cancelled",
+                name="conversationstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("step_id", sa.String(length=40), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("retries", sa.Integer(), nullable=False),
+        sa.Column("reminders_sent", sa.Integer(), nullable=False),
+        sa.Column("waiting_since", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("last_inbound_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_message_text", sa.String(length=200), nullable=False),
+        sa.Column("replies_in_window", sa.Integer(), nullable=False),
+        sa.Column("held", sa.JSON(), nullable=False),
+        sa.Column("error", sa.String(length=500), nullable=False),
+        sa.Column("started_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_conversation_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_conversation_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_conversation_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flow.id"], name=op.f("fk_conversation_flow_id_flow")
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_version_id"],
+            ["flow_version.id"],
+            name=op.f("fk_conversation_flow_version_id_flow_version"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation")),
+        sa.UniqueConstraint("open_key", name=op.f("uq_conversation_open_key")),
+    )
+    with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_conversation_contact_id_status", ["contact_id", "status"], unique=False
+        )
+        batch_op.create_index("ix_conversation_due_at", ["due_at"], unique=False)
+        batch_op.create_index("ix_conversation_flow_id_id", ["flow_id", "id"], unique=False)
+
+    op.create_table(
         "coupon_grant",
         sa.Column(
             "coupon_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -2051,6 +2376,100 @@ def upgrade() -> None:
             batch_op.f("ix_tracked_link_product_id"), ["product_id"], unique=False
         )
         batch_op.create_index("ix_tracked_link_promoter_id_id", ["promoter_id", "id"], unique=False)
+
+    op.create_table(
+        "broadcast",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "owner_promoter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft",
+                "scheduled",
+                "done",
+                "cancelled",
+                name="broadcaststatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column(
+            "content_kind",
+            sa.Enum(
+                "text",
+                "link",
+                "image",
+                "coupon",
+                "product",
+                name="contentkind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("image_url", sa.String(length=500), nullable=False),
+        sa.Column(
+            "source_link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("start_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("messages_per_minute", sa.Integer(), nullable=False),
+        sa.Column("jitter_seconds", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=False),
+        sa.Column("plan", sa.JSON(), nullable=False),
+        sa.Column("scheduled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "jitter_seconds >= 0 AND jitter_seconds <= 600", name=op.f("ck_broadcast_jitter_range")
+        ),
+        sa.CheckConstraint(
+            "messages_per_minute >= 1 AND messages_per_minute <= 60",
+            name=op.f("ck_broadcast_pace_range"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_broadcast_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["link_id"], ["tracked_link.id"], name=op.f("fk_broadcast_link_id_tracked_link")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_promoter_id"],
+            ["promoter.id"],
+            name=op.f("fk_broadcast_owner_promoter_id_promoter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_link_id"],
+            ["tracked_link.id"],
+            name=op.f("fk_broadcast_source_link_id_tracked_link"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast")),
+    )
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_broadcast_link_id"), ["link_id"], unique=False)
+        batch_op.create_index(
+            "ix_broadcast_owner_promoter_id_id", ["owner_promoter_id", "id"], unique=False
+        )
 
     op.create_table(
         "campaign_inventory",
@@ -2380,6 +2799,158 @@ def upgrade() -> None:
         batch_op.create_index("ix_contact_release_contact_id", ["contact_id"], unique=False)
 
     op.create_table(
+        "conversation_turn",
+        sa.Column(
+            "conversation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("step_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=64), nullable=False),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_conversation_turn_conversation_id_conversation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["channel_event.id"],
+            name=op.f("fk_conversation_turn_event_id_channel_event"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation_turn")),
+        sa.UniqueConstraint(
+            "conversation_id",
+            "event_id",
+            name=op.f("uq_conversation_turn_conversation_id_event_id"),
+        ),
+    )
+    with op.batch_alter_table("conversation_turn", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_conversation_turn_conversation_id_id", ["conversation_id", "id"], unique=False
+        )
+
+    op.create_table(
+        "followup_rule",
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "click_no_buy",
+                "first_order",
+                "inactive",
+                "vip_group",
+                name="followupkind",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("delay_hours", sa.Integer(), nullable=False),
+        sa.Column("script", sa.Text(), nullable=False),
+        sa.Column("link_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "group_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("vip_min_orders", sa.Integer(), nullable=False),
+        sa.Column("vip_min_spend_fen", sa.BigInteger(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=True),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_followup_rule_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_code_id"],
+            ["group_code.id"],
+            name=op.f("fk_followup_rule_group_code_id_group_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["link_id"], ["tracked_link.id"], name=op.f("fk_followup_rule_link_id_tracked_link")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_followup_rule")),
+    )
+    op.create_table(
+        "moment_publication",
+        sa.Column("post_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "queued",
+                "published",
+                "failed",
+                "cancelled",
+                name="publicationstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("published_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("external_id", sa.String(length=128), nullable=True),
+        sa.Column("error", sa.String(length=200), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_moment_publication_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["moment_post.id"], name=op.f("fk_moment_publication_post_id_moment_post")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["assisted_task.id"],
+            name=op.f("fk_moment_publication_task_id_assisted_task"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_publication")),
+        sa.UniqueConstraint(
+            "post_id", "account_id", name=op.f("uq_moment_publication_post_id_account_id")
+        ),
+    )
+    with op.batch_alter_table("moment_publication", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_moment_publication_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_moment_publication_status_due_at", ["status", "due_at"], unique=False
+        )
+
+    op.create_table(
         "sales_order",
         sa.Column("order_no", sa.String(length=32), nullable=False),
         sa.Column(
@@ -2464,6 +3035,132 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "broadcast_batch",
+        sa.Column(
+            "broadcast_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("has_window", sa.Boolean(), nullable=False),
+        sa.Column("day0_epoch", sa.BigInteger(), nullable=False),
+        sa.Column("p0_start", sa.Integer(), nullable=False),
+        sa.Column("p1_start", sa.Integer(), nullable=False),
+        sa.Column("p2_start", sa.Integer(), nullable=False),
+        sa.Column("p3_start", sa.Integer(), nullable=False),
+        sa.Column("c1_ms", sa.BigInteger(), nullable=False),
+        sa.Column("c2_ms", sa.BigInteger(), nullable=False),
+        sa.Column("c3_ms", sa.BigInteger(), nullable=False),
+        sa.Column("daily_ms", sa.BigInteger(), nullable=False),
+        sa.Column("offset0_ms", sa.BigInteger(), nullable=False),
+        sa.Column("interval_ms", sa.Integer(), nullable=False),
+        sa.Column("now_slots", sa.Integer(), nullable=False),
+        sa.Column("later_reason", sa.String(length=16), nullable=False),
+        sa.Column("planned", sa.Integer(), nullable=False),
+        sa.Column("now_count", sa.Integer(), nullable=False),
+        sa.Column("later_count", sa.Integer(), nullable=False),
+        sa.Column("over_limit", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_broadcast_batch_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcast.id"],
+            name=op.f("fk_broadcast_batch_broadcast_id_broadcast"),
+        ),
+        sa.PrimaryKeyConstraint("broadcast_id", "account_id", name=op.f("pk_broadcast_batch")),
+    )
+    op.create_table(
+        "broadcast_send",
+        sa.Column(
+            "broadcast_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("slot", sa.Integer(), nullable=False),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "queued",
+                "sent",
+                "queued_task",
+                "failed",
+                "skipped",
+                "cancelled",
+                name="sendstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("sent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_broadcast_send_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcast.id"],
+            name=op.f("fk_broadcast_send_broadcast_id_broadcast"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_broadcast_send_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_broadcast_send_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["wechat_group.id"], name=op.f("fk_broadcast_send_group_id_wechat_group")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["channel_message.id"],
+            name=op.f("fk_broadcast_send_message_id_channel_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["assisted_task.id"], name=op.f("fk_broadcast_send_task_id_assisted_task")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast_send")),
+    )
+    with op.batch_alter_table("broadcast_send", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_broadcast_send_broadcast_id_account_id_status",
+            ["broadcast_id", "account_id", "status"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_broadcast_send_due",
+            ["due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        )
+
+    op.create_table(
         "campaign_referral",
         sa.Column(
             "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -2545,6 +3242,135 @@ def upgrade() -> None:
             "ix_campaign_referral_inviter_status",
             ["inviter_participant_id", "status"],
             unique=False,
+        )
+
+    op.create_table(
+        "followup",
+        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("trigger_key", sa.String(length=80), nullable=False),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "planned",
+                "sent",
+                "queued_task",
+                "skipped",
+                "failed",
+                name="followupstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("sent_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_followup_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_followup_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_followup_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["channel_message.id"],
+            name=op.f("fk_followup_message_id_channel_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["followup_rule.id"], name=op.f("fk_followup_rule_id_followup_rule")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["assisted_task.id"], name=op.f("fk_followup_task_id_assisted_task")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_followup")),
+        sa.UniqueConstraint("rule_id", "trigger_key", name=op.f("uq_followup_rule_id_trigger_key")),
+    )
+    with op.batch_alter_table("followup", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_followup_consumer_id"), ["consumer_id"], unique=False)
+        batch_op.create_index("ix_followup_status_due_at", ["status", "due_at"], unique=False)
+
+    op.create_table(
+        "moment_interaction",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "publication_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "direction",
+            sa.Enum("in", "out", name="interactiondirection", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column(
+            "kind",
+            sa.Enum("like", "comment", name="interactionkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("text", sa.String(length=500), nullable=False),
+        sa.Column("occurred_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source_key", sa.String(length=160), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_moment_interaction_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_moment_interaction_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["publication_id"],
+            ["moment_publication.id"],
+            name=op.f("fk_moment_interaction_publication_id_moment_publication"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_moment_interaction")),
+        sa.UniqueConstraint("source_key", name=op.f("uq_moment_interaction_source_key")),
+    )
+    with op.batch_alter_table("moment_interaction", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_moment_interaction_account_id_occurred_at",
+            ["account_id", "occurred_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_moment_interaction_publication_id", ["publication_id"], unique=False
         )
 
     op.create_table(
@@ -2958,10 +3784,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_line_l1_promoter_id"))
 
     op.drop_table("order_line")
+    with op.batch_alter_table("moment_interaction", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_interaction_publication_id")
+        batch_op.drop_index("ix_moment_interaction_account_id_occurred_at")
+
+    op.drop_table("moment_interaction")
+    with op.batch_alter_table("followup", schema=None) as batch_op:
+        batch_op.drop_index("ix_followup_status_due_at")
+        batch_op.drop_index(batch_op.f("ix_followup_consumer_id"))
+
+    op.drop_table("followup")
     with op.batch_alter_table("campaign_referral", schema=None) as batch_op:
         batch_op.drop_index("ix_campaign_referral_inviter_status")
 
     op.drop_table("campaign_referral")
+    with op.batch_alter_table("broadcast_send", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_broadcast_send_due",
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        )
+        batch_op.drop_index("ix_broadcast_send_broadcast_id_account_id_status")
+
+    op.drop_table("broadcast_send")
+    op.drop_table("broadcast_batch")
     with op.batch_alter_table("sales_order", schema=None) as batch_op:
         batch_op.drop_index("uq_order_source_external")
         batch_op.drop_index(batch_op.f("ix_sales_order_status"))
@@ -2970,6 +3816,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sales_order_auto_confirm_at"))
 
     op.drop_table("sales_order")
+    with op.batch_alter_table("moment_publication", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_publication_status_due_at")
+        batch_op.drop_index(batch_op.f("ix_moment_publication_account_id"))
+
+    op.drop_table("moment_publication")
+    op.drop_table("followup_rule")
+    with op.batch_alter_table("conversation_turn", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_turn_conversation_id_id")
+
+    op.drop_table("conversation_turn")
     with op.batch_alter_table("contact_release", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_release_contact_id")
         batch_op.drop_index("ix_contact_release_account_id_released_at")
@@ -3003,6 +3859,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_campaign_inventory_campaign_id"))
 
     op.drop_table("campaign_inventory")
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.drop_index("ix_broadcast_owner_promoter_id_id")
+        batch_op.drop_index(batch_op.f("ix_broadcast_link_id"))
+
+    op.drop_table("broadcast")
     with op.batch_alter_table("tracked_link", schema=None) as batch_op:
         batch_op.drop_index("ix_tracked_link_promoter_id_id")
         batch_op.drop_index(batch_op.f("ix_tracked_link_product_id"))
@@ -3024,6 +3885,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_grant_consumer_id"))
 
     op.drop_table("coupon_grant")
+    with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_flow_id_id")
+        batch_op.drop_index("ix_conversation_due_at")
+        batch_op.drop_index("ix_conversation_contact_id_status")
+
+    op.drop_table("conversation")
     with op.batch_alter_table("campaign_reward_tier", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaign_reward_tier_campaign_id"))
 
@@ -3046,11 +3913,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_segment_snapshot_segment_id"))
 
     op.drop_table("segment_snapshot")
+    op.drop_table("script_version")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_transaction_id"))
         batch_op.drop_index("ix_ledger_entry_account_id_id")
 
     op.drop_table("ledger_entry")
+    op.drop_table("flow_version")
     with op.batch_alter_table("coupon_batch", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coupon_batch_product_id"))
         batch_op.drop_index(batch_op.f("ix_coupon_batch_merchant_id"))
@@ -3079,6 +3948,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_segment_owner_promoter_id_id")
 
     op.drop_table("segment")
+    with op.batch_alter_table("script", schema=None) as batch_op:
+        batch_op.drop_index("ix_script_category_name")
+
+    op.drop_table("script")
     op.drop_table("release_rule")
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.drop_index("ix_product_pool")
@@ -3090,11 +3963,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_personal_data_access_actor_user_id"))
 
     op.drop_table("personal_data_access")
+    with op.batch_alter_table("moment_post", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_post_publish_on")
+        batch_op.drop_index(batch_op.f("ix_moment_post_column_id"))
+
+    op.drop_table("moment_post")
     with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_transaction_correlation_key"))
 
     op.drop_table("ledger_transaction")
     op.drop_table("group_code")
+    op.drop_table("flow")
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_referrer_promoter_id")
         batch_op.drop_index("ix_contact_province_code")
@@ -3129,6 +4008,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
     op.drop_table("api_token")
+    op.drop_table("account_pace")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_promoter_id"))
         batch_op.drop_index(batch_op.f("ix_user_merchant_id"))
@@ -3157,8 +4037,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promoter_inviter_id"))
 
     op.drop_table("promoter")
+    op.drop_table("moment_column")
     op.drop_table("promoter_grade")
     op.drop_table("persona")
+    op.drop_table("outreach_quota")
     op.drop_table("merchant")
     op.drop_table("ledger_account")
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+from tests.promoters.conftest import make_promoter  # noqa: F401  (fixture re-export)

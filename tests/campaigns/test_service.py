@@ -608,3 +608,43 @@ class TestGroupMilestone:
         phone = _phone(session, participant.consumer_id)
         groups.join_by_code(session, group_code.code, ConsumerIdentity(phone=phone))
         assert participant.group_joined_at is not None
+
+
+class TestFlowStart:
+    def test_new_contact_of_the_entry_code_starts_the_flow(
+        self, world: World, session: Session
+    ) -> None:
+        from siyu.flows import service as flows
+        from siyu.models.flows import Conversation
+
+        flow = flows.create_flow(
+            session,
+            None,
+            "查名额",
+            [
+                {
+                    "id": "ask",
+                    "type": "send",
+                    "text": "您好！请问您在哪个区？",
+                }
+            ],
+        )
+        flows.publish_flow(session, None, flow.id)
+        campaign = world.campaign(flow_id=flow.id)
+        contact = world.scan(world.entry_code())
+        world.confirm(contact)
+        conversation = session.scalars(select(Conversation)).one()
+        assert (conversation.contact_id, conversation.campaign_id) == (contact.id, campaign.id)
+
+    def test_a_flow_that_cannot_start_does_not_block_the_add(
+        self, world: World, session: Session
+    ) -> None:
+        from siyu.models import ContactState
+        from siyu.models.flows import Conversation
+
+        campaign = world.campaign(flow_id=999_999)
+        contact = world.scan(world.entry_code())
+        world.confirm(contact)
+        assert contact.state == ContactState.CONFIRMED
+        assert _count(session, Conversation) == 0
+        assert campaign.flow_id == 999_999

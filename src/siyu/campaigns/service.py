@@ -1395,19 +1395,25 @@ def on_order_paid(session: Session, order: Order, first_purchase: bool) -> None:
 
 
 def start_flow(session: Session, campaign: Campaign, contact: Contact) -> None:
-    """Start the campaign's conversation flow for a new contact of its entry code.
+    """Start the campaign's conversation flow (siyu.flows) for a new contact of its entry code:
+    the flow's ``campaign.*`` steps then act on this campaign. Idempotent (the engine returns the
+    open conversation). A flow that cannot start (archived, unpublished, unknown actions, the
+    contact opted out) is logged and skipped: the friend add itself must still be recorded."""
+    from siyu.flows import service as flows
 
-    The flows engine lands in another branch: when ``siyu.flows.service.start_conversation``
-    exists it is called; until then this is a logged no-op (the lead wires it at merge)."""
+    if campaign.flow_id is None:
+        return
     try:
-        from siyu.flows import service as flows  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        logger.debug("flows engine not installed: campaign %d flow not started", campaign.id)
-        return
-    starter = getattr(flows, "start_conversation", None)
-    if starter is None or campaign.flow_id is None:
-        return
-    starter(session, campaign.flow_id, contact.id, campaign_id=campaign.id)
+        with session.begin_nested():
+            flows.start_conversation(session, campaign.flow_id, contact.id, campaign_id=campaign.id)
+    except AppError as error:
+        logger.warning(
+            "campaign %d: flow %d not started for contact %d: %s",
+            campaign.id,
+            campaign.flow_id,
+            contact.id,
+            error.en,
+        )
 
 
 # --- proofs -----------------------------------------------------------------------------------

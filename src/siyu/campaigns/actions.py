@@ -141,6 +141,13 @@ def join(session: Session, context: ActionContext) -> ActionResult:
         return ActionResult("not_running")
     except campaigns.DistrictNotInCampaign:
         return ActionResult("not_in_campaign")
+    # The flow asks for the style before the contact joins: keep the choice made then.
+    number = str(context.variables.get("款式编号") or "")
+    if not participant.choice and number.isdigit() and 1 <= int(number) <= len(campaign.styles):
+        participant.choice = number
+        if participant.replied_at is None:
+            participant.replied_at = utc_now()
+        session.flush()
     page = campaigns.participant_link(participant)
     path, _, query = page.partition("?")
     return ActionResult(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from tests.campaigns.conftest import GANZHOU, ZHOUKOU, World, tiers
 
 from siyu.campaigns import service
+from siyu.campaigns.schemas import TierIn
 from siyu.flows import actions
 from siyu.flows.actions import ActionContext, ActionResult
 from siyu.models import Contact
@@ -17,6 +18,7 @@ from siyu.models.campaigns import (
     CampaignParticipant,
     CampaignReward,
     CampaignTrigger,
+    RewardKind,
 )
 from siyu.pool import groups
 from siyu.pool.schemas import GroupCodeCreate
@@ -77,6 +79,21 @@ class TestCheckQuota:
         for text in ("山东省临沂市兰山区", "还有名额吗？", ""):
             result = run(session, "campaign.check_quota", contact, campaign.id, text)
             assert result.outcome == "not_in_campaign"
+
+    def test_main_tier_after_a_coupon_tier(self, world: World, session: Session) -> None:
+        batch_id = world.coupon_batch()
+        coupon = TierIn(
+            name="20 元券", threshold=1, kind=RewardKind.COUPON, coupon_batch_id=batch_id, total=50
+        )
+        main, bonus = tiers(threshold=3, bonus_threshold=6)
+        campaign = world.campaign(tiers=[coupon, main, bonus])
+        result = run(session, "campaign.check_quota", _new_contact(world), campaign.id, "章贡区")
+        assert result == ActionResult("available", {"剩余名额": "5", "district": GANZHOU})
+
+    def test_campaign_without_district_stock(self, world: World, session: Session) -> None:
+        campaign = world.campaign(tiers=tiers(total=4, districts=[]))
+        result = run(session, "campaign.check_quota", _new_contact(world), campaign.id, "随便哪")
+        assert result == ActionResult("available", {"剩余名额": "4", "district": ""})
 
     def test_no_campaign(self, world: World, session: Session) -> None:
         result = run(session, "campaign.check_quota", _new_contact(world), None, "章贡区")

@@ -71,8 +71,8 @@ def _builder_form(entry_id: int, **overrides: str) -> dict[str, str]:
         "tier2_bonus": "1",
         "poster_title": "免费领取拉杆箱",
         "poster_background": "#c81d25",
-        "qr_x": "390",
-        "qr_y": "1400",
+        "qr_x": "700",
+        "qr_y": "1420",
         "qr_size": "300",
     }
     form.update(overrides)
@@ -93,7 +93,7 @@ class TestBuilder:
         assert response.status_code == 303
         with database.sessions() as session:
             campaign = session.scalars(select(Campaign)).one()
-            assert campaign.poster["qr"] == {"x": 390, "y": 1400, "size": 300}
+            assert campaign.poster["qr"] == {"x": 700, "y": 1420, "size": 300}
             lines = [
                 (line.tier.name, line.district_code, line.total)
                 for line in service.inventory_of(session, campaign)
@@ -296,7 +296,7 @@ class TestH5:
             seen.update(template=template, nickname=nickname, qr_url=qr_url)
             return b"\x89PNG fake"
 
-        monkeypatch.setattr("siyu.campaigns.posters._renderer", lambda: fake)
+        monkeypatch.setattr("siyu.posters.service.render_poster", fake)
         response = client.get(f"/h5/campaigns/{campaign_id}/poster.png?t={token}")
         assert response.status_code == 200
         assert response.content == b"\x89PNG fake"
@@ -308,7 +308,7 @@ class TestH5:
         assert seen["qr_url"].endswith(f"/c/{code.code}")
         assert seen["nickname"] == "用户1"
 
-    def test_poster_fallback_is_png(self, client: ConsoleClient, built: Any) -> None:
+    def test_poster_is_png(self, client: ConsoleClient, built: Any) -> None:
         campaign_id, _p, token = built()
         response = client.get(f"/h5/campaigns/{campaign_id}/poster.png?t={token}")
         assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -430,3 +430,19 @@ class TestListEditRewards:
         with database.sessions() as session:
             purposes = session.scalars(select(PersonalDataAccess.purpose)).all()
         assert "campaign.rewards" in purposes
+
+
+class TestPosterTemplate:
+    def test_invalid_template_refused_with_its_problem(
+        self, client: ConsoleClient, admin: Principal, database: Database
+    ) -> None:
+        with database.sessions() as session:
+            world = World(session, admin).setup()
+            session.commit()
+        client.login("admin")
+        response = client.submit(
+            "/console/campaigns", _builder_form(world.entry_id, qr_x="80", qr_y="1480")
+        )
+        assert response.status_code == 422
+        assert "海报模板有误" in response.text
+        assert count_rows(database, Campaign) == 0

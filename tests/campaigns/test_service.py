@@ -571,18 +571,19 @@ class TestOcrHook:
         suggestion = {"verdict": "approve", "reason": "截图含活动海报", "text": "免费领取拉杆箱"}
         seen: list[list[str]] = []
 
-        def fake_ocr(data: bytes, expected: list[str]) -> dict[str, str]:
-            seen.append(expected)
+        def fake(data: bytes, expected_texts: list[str]) -> dict[str, str]:
+            seen.append(expected_texts)
             return suggestion
 
-        monkeypatch.setattr(service, "ocr_suggest", fake_ocr)
+        monkeypatch.setattr(service, "ocr_suggest", fake)
         queue.run_pending()
         session.expire_all()
         assert service.get_proof(session, None, proof.id).ocr_suggestion == suggestion
-        assert len(seen) == 1
-        assert seen[0][0] == campaign.name
+        assert seen == [[campaign.name]]
 
-    def test_without_ocr_nothing_changes(self, world: World, session: Session) -> None:
+    def test_without_ocr_nothing_changes(
+        self, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         campaign = world.campaign(
             trigger=CampaignTrigger.SHARE_PROOF, reason="赞助商要求此玩法，已告知封号风险"
         )
@@ -590,6 +591,7 @@ class TestOcrHook:
         from tests.campaigns.conftest import png
 
         proof = service.submit_proof(session, campaign, participant, png())
+        monkeypatch.setattr("siyu.posters.ocr.available", lambda: False)
         assert service.store_suggestion(session, proof.id) == "no ocr"
         assert proof.ocr_suggestion == {}
 
@@ -606,3 +608,43 @@ class TestGroupMilestone:
         phone = _phone(session, participant.consumer_id)
         groups.join_by_code(session, group_code.code, ConsumerIdentity(phone=phone))
         assert participant.group_joined_at is not None
+
+
+class TestFlowStart:
+    def test_new_contact_of_the_entry_code_starts_the_flow(
+        self, world: World, session: Session
+    ) -> None:
+        from siyu.flows import service as flows
+        from siyu.models.flows import Conversation
+
+        flow = flows.create_flow(
+            session,
+            None,
+            "查名额",
+            [
+                {
+                    "id": "ask",
+                    "type": "send",
+                    "text": "您好！请问您在哪个区？",
+                }
+            ],
+        )
+        flows.publish_flow(session, None, flow.id)
+        campaign = world.campaign(flow_id=flow.id)
+        contact = world.scan(world.entry_code())
+        world.confirm(contact)
+        conversation = session.scalars(select(Conversation)).one()
+        assert (conversation.contact_id, conversation.campaign_id) == (contact.id, campaign.id)
+
+    def test_a_flow_that_cannot_start_does_not_block_the_add(
+        self, world: World, session: Session
+    ) -> None:
+        from siyu.models import ContactState
+        from siyu.models.flows import Conversation
+
+        campaign = world.campaign(flow_id=999_999)
+        contact = world.scan(world.entry_code())
+        world.confirm(contact)
+        assert contact.state == ContactState.CONFIRMED
+        assert _count(session, Conversation) == 0
+        assert campaign.flow_id == 999_999

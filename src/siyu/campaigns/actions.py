@@ -82,15 +82,26 @@ def check_quota(session: Session, context: ActionContext) -> ActionResult:
         return ActionResult("not_in_campaign", {"剩余名额": "0"})
     repository = CampaignRepository(session)
     district = resolve_district(session, campaign, _district_text(context))
-    tiers = [tier for tier in repository.tiers(campaign.id) if not tier.is_bonus] or list(
-        repository.tiers(campaign.id)
-    )
-    if district is None or not tiers:
-        return ActionResult("not_in_campaign", {"剩余名额": "0"})
-    tier = tiers[0]
-    row = repository.stock_row(tier.id, district)
-    total = repository.stock_row(tier.id, ALL_DISTRICTS)
-    if row is None or total is None:
+    tiers = list(repository.tiers(campaign.id))
+    # The 名额 asked about: the first main (not bonus) tier with stock by district; a campaign
+    # without district stock answers from its first main tier's total.
+    districted = [tier for tier in tiers if repository.tier_districts(tier.id)]
+    main = next((tier for tier in districted if not tier.is_bonus), None)
+    if main is None and districted:
+        main = districted[0]
+    if main is None:
+        main = next((tier for tier in tiers if not tier.is_bonus), tiers[0] if tiers else None)
+        if main is None:
+            return ActionResult("not_in_campaign", {"剩余名额": "0"})
+        total = repository.stock_row(main.id, ALL_DISTRICTS)
+        left = max(0, total.total - total.issued) if total is not None else 0
+        return ActionResult(
+            "available" if left > 0 else "sold_out",
+            {"剩余名额": str(left), "district": district or ""},
+        )
+    row = repository.stock_row(main.id, district) if district is not None else None
+    total = repository.stock_row(main.id, ALL_DISTRICTS)
+    if district is None or row is None or total is None:
         return ActionResult("not_in_campaign", {"剩余名额": "0"})
     left = max(0, min(row.total - row.issued, total.total - total.issued))
     participant = repository.participant_of(campaign.id, context.consumer_id)
@@ -141,6 +152,13 @@ def join(session: Session, context: ActionContext) -> ActionResult:
         return ActionResult("not_running")
     except campaigns.DistrictNotInCampaign:
         return ActionResult("not_in_campaign")
+    # The flow asks for the style before the contact joins: keep the choice made then.
+    number = str(context.variables.get("款式编号") or "")
+    if not participant.choice and number.isdigit() and 1 <= int(number) <= len(campaign.styles):
+        participant.choice = number
+        if participant.replied_at is None:
+            participant.replied_at = utc_now()
+        session.flush()
     page = campaigns.participant_link(participant)
     path, _, query = page.partition("?")
     return ActionResult(

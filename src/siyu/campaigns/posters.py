@@ -1,62 +1,29 @@
-"""A participant's personalised poster. ``siyu.posters.render_poster`` (another branch) does the
-real layout (background, title, text, nickname, QR); until it is merged this module draws a
-plain stand-in: the background colour with the participant's QR where the template puts it.
-The lead switches nothing: the real renderer is used as soon as it is importable."""
+"""A participant's personalised poster, rendered by ``siyu.posters`` from the campaign's poster
+template (background, title, text, nickname and QR boxes; docs/posters.md). A campaign saved
+before its template was validated (or with an empty one) falls back to the posters' defaults."""
 
 from __future__ import annotations
 
-import io
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from siyu.kit.qr import qr_png
-
-Renderer = Callable[..., bytes]
-
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+from siyu.errors import AppError
+from siyu.posters import service as posters
 
 
-def _renderer() -> Renderer | None:
-    try:
-        from siyu import posters  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    found = getattr(posters, "render_poster", None)
-    return found if callable(found) else None
-
-
-def _number(template: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = template.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        return default
-    return min(max(value, low), high)
-
-
-def fallback_poster(template: Mapping[str, Any], *, nickname: str, qr_url: str) -> bytes:
-    """Background colour + QR at ``template["qr"]`` (x, y, size); no text (no CJK font is
-    guaranteed on the server, and the real renderer does the text)."""
-    width = _number(template, "width", 1080, 200, 2160)
-    height = _number(template, "height", 1920, 200, 3840)
-    background = str(template.get("background") or "")
-    color = background if _COLOR.match(background) else "#ffffff"
-    image = Image.new("RGB", (width, height), color)
-    place = template.get("qr") if isinstance(template.get("qr"), dict) else {}
-    assert isinstance(place, dict)
-    size = _number(place, "size", min(width, height) // 3, 64, min(width, height))
-    x = _number(place, "x", (width - size) // 2, 0, width - size)
-    y = _number(place, "y", height - size - height // 10, 0, height - size)
-    with Image.open(io.BytesIO(qr_png(qr_url))) as qr:
-        image.paste(qr.convert("RGB").resize((size, size)), (x, y))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+def check(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template as stored: empty stays empty (the posters' defaults), anything else must be
+    a valid poster template (raises ``PosterTemplateInvalid`` naming every problem)."""
+    if not template:
+        return {}
+    posters.validate_template(dict(template))
+    return dict(template)
 
 
 def render(template: Mapping[str, Any], *, nickname: str, qr_url: str) -> bytes:
-    renderer = _renderer()
-    if renderer is not None:
-        return renderer(dict(template), nickname=nickname, qr_url=qr_url)
-    return fallback_poster(template, nickname=nickname, qr_url=qr_url)
+    try:
+        return posters.render_poster(dict(template), nickname=nickname, qr_url=qr_url)
+    except AppError:
+        # A template that no longer validates (e.g. its background upload was removed): the
+        # participant still gets a poster with their QR, on the default layout.
+        return posters.render_poster({}, nickname=nickname, qr_url=qr_url)

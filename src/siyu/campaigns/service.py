@@ -528,7 +528,9 @@ def _apply(campaign: Campaign, data: CampaignIn) -> None:
     campaign.group_code_id = data.group_code_id
     campaign.flow_id = data.flow_id
     campaign.release_rule_id = data.release_rule_id
-    campaign.poster = dict(data.poster)
+    from siyu.campaigns import posters
+
+    campaign.poster = posters.check(data.poster)
     campaign.rules_text = data.rules_text.strip()
     campaign.group_invite_text = data.group_invite_text.strip()
     campaign.styles = rules.clean_styles(data.styles)
@@ -1393,19 +1395,25 @@ def on_order_paid(session: Session, order: Order, first_purchase: bool) -> None:
 
 
 def start_flow(session: Session, campaign: Campaign, contact: Contact) -> None:
-    """Start the campaign's conversation flow for a new contact of its entry code.
+    """Start the campaign's conversation flow (siyu.flows) for a new contact of its entry code:
+    the flow's ``campaign.*`` steps then act on this campaign. Idempotent (the engine returns the
+    open conversation). A flow that cannot start (archived, unpublished, unknown actions, the
+    contact opted out) is logged and skipped: the friend add itself must still be recorded."""
+    from siyu.flows import service as flows
 
-    The flows engine lands in another branch: when ``siyu.flows.service.start_conversation``
-    exists it is called; until then this is a logged no-op (the lead wires it at merge)."""
+    if campaign.flow_id is None:
+        return
     try:
-        from siyu.flows import service as flows  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        logger.debug("flows engine not installed: campaign %d flow not started", campaign.id)
-        return
-    starter = getattr(flows, "start_conversation", None)
-    if starter is None or campaign.flow_id is None:
-        return
-    starter(session, campaign.flow_id, contact.id, campaign_id=campaign.id)
+        with session.begin_nested():
+            flows.start_conversation(session, campaign.flow_id, contact.id, campaign_id=campaign.id)
+    except AppError as error:
+        logger.warning(
+            "campaign %d: flow %d not started for contact %d: %s",
+            campaign.id,
+            campaign.flow_id,
+            contact.id,
+            error.en,
+        )
 
 
 # --- proofs -----------------------------------------------------------------------------------
@@ -1463,26 +1471,25 @@ def proof_bytes(proof: CampaignProof) -> bytes:
 
 
 def ocr_suggest(data: bytes, expected_texts: list[str]) -> dict[str, Any] | None:
-    """The optional OCR assist (``siyu.posters.ocr``, extra ``[ocr]``); None without it."""
+    """The optional OCR assist (``siyu.posters.ocr.suggest``): None when no OCR engine is
+    installed (the ``ocr`` extra) or it read nothing usable."""
     from siyu.posters import ocr
 
     result = ocr.suggest(data, expected_texts=expected_texts)
-    return dict(result) if isinstance(result, dict) else None
-
-
-def _poster_texts(campaign: Campaign) -> list[str]:
-    poster = campaign.poster or {}
-    return [str(poster.get(key) or "") for key in ("title", "text")]
+    return dict(result) if result is not None else None
 
 
 def store_suggestion(session: Session, proof_id: int) -> str:
     """Job body: fill ``ocr_suggestion`` once (idempotent; a reviewed proof is left alone)."""
-    proof = CampaignRepository(session).proof(proof_id)
+    repository = CampaignRepository(session)
+    proof = repository.proof(proof_id)
     if proof is None or proof.status != ProofStatus.PENDING or proof.ocr_suggestion:
         return "skipped"
-    campaign = CampaignRepository(session).get(proof.campaign_id)
-    expected = [campaign.name, *_poster_texts(campaign)] if campaign is not None else []
-    suggestion = ocr_suggest(proof_bytes(proof), [text for text in expected if text])
+    campaign = repository.get(proof.campaign_id)
+    assert campaign is not None
+    poster = campaign.poster or {}
+    expected = [str(poster.get("title") or ""), str(poster.get("text") or ""), campaign.name]
+    suggestion = ocr_suggest(proof_bytes(proof), [text for text in expected if text.strip()])
     if suggestion is None:
         return "no ocr"
     proof.ocr_suggestion = suggestion

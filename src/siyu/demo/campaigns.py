@@ -23,6 +23,7 @@ from siyu.auth.principal import Principal
 from siyu.campaigns import service as campaigns
 from siyu.campaigns.rules import ClaimOutcome
 from siyu.campaigns.schemas import CampaignIn, DistrictStockIn, TierIn
+from siyu.channels.simulator.backend import reply
 from siyu.consumers.service import ConsumerIdentity
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utc_now
@@ -61,6 +62,7 @@ INVITE_RULES = (
     "4. 被邀请人 3 天内删除好友不计入；名额按区县发放，领完即止。"
 )
 INVITE_TEXT = "感谢参加拉杆箱活动！福利群每晚 8 点发专属券，点此进群：{群链接}"
+DISTRICT_NAMES = {"360702": "章贡区", "411602": "川汇区", "371302": "兰山区", "110105": "朝阳区"}
 REJECTIONS = ["截图不是本活动海报", "截图看不清，请重新截图"]
 CARRIERS = ["顺丰速运", "中通快递", "京东物流"]
 
@@ -274,6 +276,11 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
             source_label="拉杆箱邀请海报",
         ),
     )
+    # The flows' 拉杆箱 invite template drives new friends of the twin's code (greeting, district,
+    # style, join) on the real campaign actions.
+    from siyu.flows import service as flows
+
+    flow = flows.install_template(session, admin, "luggage_invite")
     twin = campaigns.create_campaign(
         session,
         admin,
@@ -281,6 +288,7 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
             name="邀请好友领拉杆箱（验证邀请版）",
             trigger=CampaignTrigger.FRIEND_ADD,
             entry_code_id=twin_code.id,
+            flow_id=flow.id,
             poster={**poster, "text": "邀请 3 位新朋友添加福利官，领拉杆箱"},
             rules_text=INVITE_RULES,
             invalidation_days=3,
@@ -301,6 +309,16 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
 
     seeds = [pool.scan(session, twin_code.code, person(), None, rng) for _ in range(10)]
     _settle_adds(session)
+    # A few of them answer the flow: their district, then a style number.
+    for index, scanned in enumerate(seeds[:4]):
+        added = scanned.contact
+        if added is None or added.state != ContactState.CONFIRMED:
+            continue
+        district = _district_of(session, added)
+        reply(session, added, DISTRICT_NAMES[district], f"campaign-demo-{index}-district")
+        _process_events(session)
+        reply(session, added, str(1 + index % len(STYLES)), f"campaign-demo-{index}-style")
+        _process_events(session)
     participants = []
     for scanned in seeds:
         added = scanned.contact

@@ -151,13 +151,14 @@ def _tiers(form: FormData) -> list[TierIn]:
 
 
 def _poster(form: FormData) -> dict[str, Any]:
-    poster: dict[str, Any] = {
-        "width": 1080,
-        "height": 1920,
-        "background": _text(form, "poster_background")[:200],
-        "title": _text(form, "poster_title")[:80],
-        "text": _text(form, "poster_text")[:500],
-    }
+    poster: dict[str, Any] = {"width": 1080, "height": 1920}
+    for key, name, limit in (
+        ("background", "poster_background", 200),
+        ("title", "poster_title", 60),
+        ("text", "poster_text", 500),
+    ):
+        if _text(form, name):
+            poster[key] = _text(form, name)[:limit]
     for key, prefix in (("qr", "qr"), ("nickname", "nick")):
         place: dict[str, Any] = {}
         for part in ("x", "y", "size"):

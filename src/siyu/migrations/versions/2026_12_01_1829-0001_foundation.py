@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 18:19:15.198859
+Create Date: 2026-12-01 18:29:35.797557
 """
 
 from collections.abc import Sequence

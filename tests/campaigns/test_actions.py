@@ -108,7 +108,9 @@ class TestJoinAndStyle:
         second = run(session, "campaign.join", contact, campaign.id)
         assert first.outcome == "ok"
         assert first.variables == second.variables
-        assert first.variables["链接"].startswith("/c/")
+        # Chat messages carry full addresses (SIYU_BASE_URL), not paths.
+        assert first.variables["链接"].startswith("http://127.0.0.1:8000/c/")
+        assert first.variables["我的活动"].startswith("http://127.0.0.1:8000/h5/campaigns/")
         assert "/poster.png?t=" in first.variables["海报"]
         participant = session.scalars(select(CampaignParticipant)).one()
         assert participant.district_code == GANZHOU
@@ -167,7 +169,10 @@ class TestProofAndReward:
         world.invite(participant)
         world.invite(participant)
         issued = run(session, "campaign.issue_reward", contact, campaign.id)
-        assert issued == ActionResult("issued", {"奖品": "拉杆箱"})
+        # A physical gift is shipped (no style chosen in this conversation: none named).
+        assert issued == ActionResult(
+            "issued", {"奖品": "拉杆箱", "领取说明": "会尽快安排寄出，物流信息我会发给您。"}
+        )
         assert run(session, "campaign.issue_reward", contact, campaign.id).outcome == "already"
         other = world.participant(campaign)
         world.invite(other)
@@ -188,7 +193,9 @@ class TestProofAndReward:
         participant = world.participant(campaign)
         contact = session.get_one(Contact, participant.contact_id)
         result = run(session, "campaign.invite_to_group", contact, campaign.id)
-        assert result == ActionResult("ok", {"群链接": f"/g/{group_code.code}"})
+        assert result == ActionResult(
+            "ok", {"群链接": f"http://127.0.0.1:8000/g/{group_code.code}"}
+        )
         assert participant.group_invited_at is not None
         bare = world.campaign()
         assert run(session, "campaign.invite_to_group", contact, bare.id).outcome == "no_group"

@@ -5,6 +5,7 @@ participant with a personal code."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tests.campaigns.conftest import GANZHOU, World
 from tests.flows.conftest import outgoing, say
 
@@ -55,5 +56,33 @@ def test_invite_template_on_real_actions(
         assert participant.choice == "2"
         assert participant.contact_id == contact_id
         conversation = session.scalars(select(Conversation)).one()
-        assert conversation.variables["链接"].startswith("/c/")
+        assert conversation.variables["链接"].startswith("http://127.0.0.1:8000/c/")
         assert conversation.variables["款式"] == "2号款 银色"
+
+
+class TestOneGreeting:
+    """A campaign's flow greets the entry code's new friends; the code's own welcome script is
+    then not sent as well. Without a flow the welcome script is the greeting."""
+
+    def _first_messages(self, session: Session, world: World, flow_id: int | None) -> list[str]:
+        from siyu.models import ChannelCode
+
+        code = session.get_one(ChannelCode, world.entry_id)
+        code.welcome_script = "您好，欢迎添加福利官！"
+        world.campaign(flow_id=flow_id)
+        contact = world.scan(world.entry_code())
+        world.confirm(contact)
+        return outgoing(session, contact.id)
+
+    def test_with_a_flow_only_the_flow_greets(self, session: Session, admin: Principal) -> None:
+        flow = flows.install_template(session, admin, "luggage_invite")
+        world = World(session, admin).setup()
+        sent = self._first_messages(session, world, flow.id)
+        assert len(sent) == 1
+        assert "请问您在哪个区县" in sent[0]
+
+    def test_without_a_flow_the_welcome_script_greets(
+        self, session: Session, admin: Principal
+    ) -> None:
+        world = World(session, admin).setup()
+        assert self._first_messages(session, world, None) == ["您好，欢迎添加福利官！"]

@@ -172,5 +172,57 @@ class TestDemoScenario:
         assert (attributed or 0) >= 12
         groups = session.scalars(select(WechatGroup).order_by(WechatGroup.sequence)).all()
         assert len(groups) == 3
-        assert [g.members_count for g in groups] == [40, 40, 20]
+        # The pool demo seats 100 people (groups of 40 roll over); the campaigns' simulated
+        # journeys end with their participants joining too.
+        from siyu.models.campaigns import CampaignParticipant
+
+        joined = session.scalar(
+            select(func.count())
+            .select_from(CampaignParticipant)
+            .where(CampaignParticipant.group_joined_at.is_not(None))
+        )
+        assert (joined or 0) >= 6
+        assert [g.members_count for g in groups] == [40, 40, 20 + (joined or 0)]
         assert _count(session, AssistedTask) > 0
+
+
+class TestDemoFissionJourneys:
+    def test_both_campaigns_run_from_the_poster_to_the_coupon_group(self, session: Session) -> None:
+        from siyu.models import ChannelMessage
+        from siyu.models.campaigns import Campaign, CampaignParticipant, CampaignTrigger
+        from siyu.models.flows import Conversation, ConversationStatus
+
+        load_demo(session)
+        for trigger in (CampaignTrigger.SHARE_PROOF, CampaignTrigger.FRIEND_ADD):
+            campaign = session.scalars(select(Campaign).where(Campaign.trigger == trigger)).one()
+            assert campaign.flow_id is not None
+            done = session.scalars(
+                select(Conversation).where(
+                    Conversation.campaign_id == campaign.id,
+                    Conversation.status == ConversationStatus.COMPLETED,
+                )
+            ).all()
+            assert len(done) >= 3, trigger
+            for conversation in done:
+                participant = session.scalars(
+                    select(CampaignParticipant).where(
+                        CampaignParticipant.campaign_id == campaign.id,
+                        CampaignParticipant.contact_id == conversation.contact_id,
+                    )
+                ).one()
+                assert participant.rewarded_at is not None
+                assert participant.group_joined_at is not None
+                texts = [
+                    str(message.body.get("text", ""))
+                    for message in session.scalars(
+                        select(ChannelMessage)
+                        .where(
+                            ChannelMessage.contact_id == conversation.contact_id,
+                            ChannelMessage.direction == "out",
+                        )
+                        .order_by(ChannelMessage.id)
+                    )
+                ]
+                assert texts[0].startswith(("您好", "欢迎")) or "区县" in " ".join(texts[:2])
+                assert any("登记成功" in text for text in texts)
+                assert any("/g/" in text for text in texts)  # the coupon group's link

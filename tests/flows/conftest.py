@@ -150,7 +150,9 @@ def campaign_stubs() -> Iterator[CampaignStubs]:
             "campaign.request_proof": actions.ActionResult(
                 "ok", {"上传链接": "http://t/h5/me#proof"}
             ),
-            "campaign.issue_reward": actions.ActionResult("issued", {"奖品": "拉杆箱"}),
+            "campaign.issue_reward": actions.ActionResult(
+                "issued", {"奖品": "拉杆箱", "领取说明": "会尽快安排寄出，物流信息我会发给您。"}
+            ),
             "campaign.invite_to_group": actions.ActionResult("ok", {"群链接": "http://t/g/abc"}),
         },
     )

@@ -116,7 +116,8 @@ class TestRunsWithCampaignActions:
             waiting = conversation(session, conversation_id)
             assert (waiting.status, waiting.step_id) == (ConversationStatus.WAITING, "wait_proof")
         campaign_stubs.outcomes["campaign.issue_reward"] = ActionResult(
-            "issued", {"奖品": "拉杆箱"}
+            "issued",
+            {"奖品": "拉杆箱", "领取说明": "（星空银 24 寸）会尽快安排寄出，物流信息我会发给您。"},
         )
         _reply(database, queue, contact_id, "好了", "4")
         with database.sessions() as session:

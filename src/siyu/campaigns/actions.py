@@ -17,7 +17,7 @@ from siyu.errors import AppError
 from siyu.flows import actions
 from siyu.flows.actions import ActionContext, ActionResult
 from siyu.kit.time import utc_now
-from siyu.models.campaigns import ALL_DISTRICTS, Campaign, CampaignTrigger
+from siyu.models.campaigns import ALL_DISTRICTS, Campaign, CampaignTrigger, RewardKind
 
 
 def _campaign(session: Session, context: ActionContext) -> Campaign | None:
@@ -161,12 +161,13 @@ def join(session: Session, context: ActionContext) -> ActionResult:
         session.flush()
     page = campaigns.participant_link(participant)
     path, _, query = page.partition("?")
+    # Links go into chat messages: full addresses, not paths.
     return ActionResult(
         "ok",
         {
-            "链接": campaigns.invite_url(session, participant),
-            "海报": f"{path}/poster.png?{query}",
-            "我的活动": page,
+            "链接": campaigns.absolute_url(campaigns.invite_url(session, participant)),
+            "海报": campaigns.absolute_url(f"{path}/poster.png?{query}"),
+            "我的活动": campaigns.absolute_url(page),
         },
     )
 
@@ -183,7 +184,8 @@ def request_proof(session: Session, context: ActionContext) -> ActionResult:
     participant = CampaignRepository(session).participant_of(campaign.id, context.consumer_id)
     if participant is None:
         return ActionResult("not_participant")
-    return ActionResult("ok", {"上传链接": campaigns.participant_link(participant) + "#proof"})
+    upload = campaigns.absolute_url(campaigns.participant_link(participant) + "#proof")
+    return ActionResult("ok", {"上传链接": upload})
 
 
 _FLOW_OUTCOMES = {
@@ -213,7 +215,18 @@ def issue_reward(session: Session, context: ActionContext) -> ActionResult:
         int(tier_raw) if isinstance(tier_raw, (int, str)) and str(tier_raw).isdigit() else None
     )
     result = campaigns.claim(session, participant.id, tier_id)
-    variables = {"奖品": result.tier.name} if result.tier is not None else {}
+    variables: dict[str, str] = {}
+    if result.tier is not None:
+        variables["奖品"] = result.tier.name
+        # {领取说明}: how the reward reaches them — a coupon is in their account at once, a gift
+        # is shipped (with the style they chose).
+        if result.tier.kind == RewardKind.COUPON:
+            variables["领取说明"] = "已放入您的账户，下单时可直接使用。"
+        else:
+            style = str(context.variables.get("款式") or "")
+            variables["领取说明"] = (
+                f"（{style}）" if style else ""
+            ) + "会尽快安排寄出，物流信息我会发给您。"
     return ActionResult(_FLOW_OUTCOMES[result.outcome], variables)
 
 
@@ -230,4 +243,4 @@ def invite_to_group(session: Session, context: ActionContext) -> ActionResult:
     if participant is not None and participant.group_invited_at is None:
         participant.group_invited_at = utc_now()
         session.flush()
-    return ActionResult("ok", {"群链接": link})
+    return ActionResult("ok", {"群链接": campaigns.absolute_url(link)})

@@ -16,6 +16,7 @@ def install() -> None:
     pool_hooks.register_contact_removed(service.on_contact_removed)
     pool_hooks.register_group_left(service.on_group_left)
     pool_hooks.register_group_joined(service.on_group_joined)
+    pool_hooks.register_welcome_replaced(service.greets_with_flow)
     order_hooks.register_order_paid(service.on_order_paid)
 
 

@@ -970,6 +970,13 @@ def personal_code_of(session: Session, participant: CampaignParticipant) -> Chan
     return session.get(ChannelCode, participant.personal_code_id)
 
 
+def absolute_url(path: str) -> str:
+    """What a customer receives in a chat message: the full address (``SIYU_BASE_URL``)."""
+    if not path.startswith("/"):
+        return path
+    return current_settings().base_url.rstrip("/") + path
+
+
 def invite_url(session: Session, participant: CampaignParticipant) -> str:
     """The path a participant's poster QR points at (their personal code)."""
     code = personal_code_of(session, participant)
@@ -1237,6 +1244,18 @@ def _insert_referral(session: Session, referral: CampaignReferral) -> CampaignRe
         return referral
     except IntegrityError:
         return None
+
+
+def greets_with_flow(session: Session, contact: Contact) -> bool:
+    """Pool hook: a new friend of a running campaign's entry code is greeted by the campaign's
+    flow, so the code's own welcome script is not sent as well (one greeting, not two)."""
+    if contact.source_kind != ContactSourceKind.CODE or contact.source_id is None:
+        return False
+    now = utc_now()
+    return any(
+        campaign.flow_id is not None and _running(campaign, now)
+        for campaign in CampaignRepository(session).live_by_entry_code(contact.source_id)
+    )
 
 
 def on_contact_confirmed(session: Session, contact: Contact, _tag_names: Sequence[str]) -> None:

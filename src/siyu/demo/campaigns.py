@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from siyu.auth.principal import Principal
 from siyu.campaigns import service as campaigns
+from siyu.campaigns.repository import CampaignRepository
 from siyu.campaigns.rules import ClaimOutcome
 from siyu.campaigns.schemas import CampaignIn, DistrictStockIn, TierIn
 from siyu.channels.simulator.backend import reply
@@ -37,7 +38,7 @@ from siyu.models import (
 )
 from siyu.models.campaigns import Campaign, CampaignTrigger, RewardKind
 from siyu.models.segments import ReleaseRule
-from siyu.pool import events
+from siyu.pool import events, groups
 from siyu.pool import service as pool
 from siyu.pool.repository import EventRepository
 from siyu.pool.schemas import CodeCreate
@@ -67,8 +68,12 @@ REJECTIONS = ["截图不是本活动海报", "截图看不清，请重新截图"
 CARRIERS = ["顺丰速运", "中通快递", "京东物流"]
 
 
+SHARE_JOURNEYS = 6
+
+
 @dataclass
 class CampaignsDemo:
+    journeys: int = 0
     campaigns: int = 0
     participants: int = 0
     verified_invites: int = 0
@@ -211,6 +216,13 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
     }
 
     # --- the seed's variant: share + screenshot (high risk, acknowledged) ---------------------
+    from siyu.flows import service as flows
+
+    # The seed's own conversation: its share instruction is induced sharing, so installing it
+    # takes the admin's audited override, like the campaign's launch.
+    share_flow = flows.install_template(
+        session, admin, "luggage_share", override_reason=ACKNOWLEDGEMENT
+    )
     share = campaigns.create_campaign(
         session,
         admin,
@@ -218,6 +230,7 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
             name="免费领取拉杆箱（分享截图版）",
             trigger=CampaignTrigger.SHARE_PROOF,
             entry_code_id=fission.id,
+            flow_id=share_flow.id,
             poster={**poster, "text": "分享海报并截图，免费领取拉杆箱"},
             rules_text=SHARE_RULES,
             tiers=_tiers(None, share=True),
@@ -278,8 +291,6 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
     )
     # The flows' 拉杆箱 invite template drives new friends of the twin's code (greeting, district,
     # style, join) on the real campaign actions.
-    from siyu.flows import service as flows
-
     flow = flows.install_template(session, admin, "luggage_invite")
     twin = campaigns.create_campaign(
         session,
@@ -307,7 +318,8 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
             phone=f"1350000{serial[0]:04d}", nickname=f"邀请用户{serial[0]:03d}"
         )
 
-    seeds = [pool.scan(session, twin_code.code, person(), None, rng) for _ in range(10)]
+    seed_people = [person() for _ in range(10)]
+    seeds = [pool.scan(session, twin_code.code, who, None, rng) for who in seed_people]
     _settle_adds(session)
     # A few of them answer the flow: their district, then a style number.
     for index, scanned in enumerate(seeds[:4]):
@@ -354,10 +366,15 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
                 "demo-shared-phone",
             )
     _settle_adds(session)
+    # The four who talk to the flow ask for their reward in the chat (below); the others claim
+    # theirs on the H5 page.
+    talking = {s.contact.id for s in seeds[:4] if s.contact is not None}
     for index, participant in enumerate(participants):
         progress = campaigns.participant_progress(session, twin, participant)
         summary.verified_invites += progress.verified_invites
         summary.rejected_invites += progress.rejected_invites
+        if participant.contact_id in talking:
+            continue
         for _tier in range(3 if index % 4 != 3 else 0):
             result = campaigns.claim(
                 session,
@@ -365,8 +382,77 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
                 consignee=_consignee(20 + index, participant.district_code),
             )
             summary.rewards += result.outcome == ClaimOutcome.ISSUED
+    # The four who talked to the flow ask for their reward, get it and join the coupon group.
+    for index, (scanned, who) in enumerate(zip(seeds[:4], seed_people[:4], strict=True)):
+        if scanned.contact is not None and _finish_journey(
+            session,
+            twin,
+            scanned.contact,
+            who,
+            "进度",
+            f"campaign-demo-{index}-progress",
+            group_code,
+        ):
+            summary.journeys += 1
     summary.shipped += _ship_some(session, admin, twin, rng)
+    summary.journeys += _share_journeys(session, admin, share, fission, group_code, seed)
     return summary
+
+
+def _share_journeys(
+    session: Session,
+    admin: Principal,
+    share: Campaign,
+    fission: ChannelCode,
+    group_code: GroupCode | None,
+    seed: int,
+) -> int:
+    """The seed's playbook from the poster to the coupon group, on the simulator: new people
+    scan the poster's code, the flow greets them, they answer a district and a style number,
+    upload a screenshot (reviewed by the admin), say 好了, get the reward and the group link,
+    and join the 双十一内购优惠券群."""
+    done = 0
+    for index in range(SHARE_JOURNEYS):
+        who = ConsumerIdentity(phone=f"1370000{index:04d}", nickname=f"拉杆箱用户{index + 1:02d}")
+        scanned = pool.scan(session, fission.code, who)
+        _settle_adds(session)
+        contact = scanned.contact
+        if contact is None or contact.state != ContactState.CONFIRMED:
+            continue
+        key = f"share-demo-{index}"
+        district = DISTRICT_NAMES[_district_of(session, contact)]
+        reply(session, contact, f"我在{district}", f"{key}-district")
+        _process_events(session)
+        reply(session, contact, str(1 + index % len(STYLES)), f"{key}-style")
+        _process_events(session)
+        participant = CampaignRepository(session).participant_of(share.id, contact.consumer_id)
+        if participant is None:
+            continue
+        proof = campaigns.submit_proof(session, share, participant, _png(seed * 7 + index))
+        campaigns.review_proof(session, admin, proof.id, True, "")
+        if _finish_journey(session, share, contact, who, "好了", f"{key}-done", group_code):
+            done += 1
+    return done
+
+
+def _finish_journey(
+    session: Session,
+    campaign: Campaign,
+    contact: Contact,
+    who: ConsumerIdentity,
+    text: str,
+    key: str,
+    group_code: GroupCode | None,
+) -> bool:
+    """The participant's last reply (the flow issues the reward and sends the group link), then
+    they open the link and take a seat in the coupon group. True when both happened."""
+    reply(session, contact, text, key)
+    _process_events(session)
+    participant = CampaignRepository(session).participant_of(campaign.id, contact.consumer_id)
+    if group_code is None or participant is None or participant.group_invited_at is None:
+        return False
+    joined = groups.join_by_code(session, group_code.code, who)
+    return joined.outcome in ("joined", "already_member") and participant.rewarded_at is not None
 
 
 __all__ = ["CampaignsDemo", "load_campaigns_demo"]

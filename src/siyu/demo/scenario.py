@@ -159,7 +159,8 @@ def load_demo(session: Session) -> DemoSummary:
             f"{fission.campaigns} 个裂变活动（分享截图版已由管理员确认高风险）："
             f"{fission.participants} 位参与者，{fission.verified_invites} 个有效邀请"
             f"（{fission.rejected_invites} 个未计入），"
-            f"{fission.proofs} 张截图，{fission.rewards} 份奖励（{fission.shipped} 份已发货）",
+            f"{fission.proofs} 张截图，{fission.rewards} 份奖励（{fission.shipped} 份已发货）；"
+            f"{fission.journeys} 人在模拟器上走完话术全程：扫码→回复区县→选款→截图/邀请→领奖→进群",
         ],
     )
 

@@ -57,6 +57,7 @@ SAMPLE_VARIABLES: dict[str, str] = {
     "款式编号": "2",
     "剩余名额": "12",
     "奖品": "拉杆箱",
+    "领取说明": "（星空银 24 寸）会尽快安排寄出，物流信息我会发给您。",
     "链接": "https://siyu.example/c/abcd1234?state=p1",
     "海报": "https://siyu.example/h5/campaigns/1/poster.png",
     "我的活动": "https://siyu.example/h5/campaigns/1",

@@ -73,7 +73,7 @@ COMMON_SCRIPTS: dict[str, tuple[str, str]] = {
     ),
     "reward_issued": (
         "拉杆箱·登记成功",
-        "登记成功！您的{奖品}（{款式}）会尽快安排寄出，物流信息我会发给您。",
+        "登记成功！您的{奖品}{领取说明}",
     ),
     "group_invite": (
         "拉杆箱·邀请进群",

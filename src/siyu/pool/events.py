@@ -287,6 +287,8 @@ def _welcome(session: Session, contact: Contact) -> None:
     account = AccountRepository(session).get(contact.account_id)
     if code is None or account is None or not code.welcome_script:
         return
+    if hooks.welcome_replaced(session, contact):
+        return  # a campaign's conversation flow greets this contact instead
     backend = backend_for(account)
     if backend.automated:
         backend.send(

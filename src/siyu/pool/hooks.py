@@ -21,6 +21,9 @@ ContactHandler = Callable[[Session, Contact, Sequence[str]], None]
 EventHandler = Callable[[Session, ChannelEvent], str]
 # An assisted task was closed (done / failed / cancelled) by a person.
 TaskHandler = Callable[[Session, AssistedTask], None]
+# True when something else greets this new contact (a campaign's conversation flow), so the
+# code's welcome script is not sent as well.
+WelcomeHandler = Callable[[Session, Contact], bool]
 
 # (session, contact, channel_event id, text): a processed inbound message (siyu.flows drives the
 # contact's conversation). Runs once per event, after the message row is written.
@@ -38,6 +41,7 @@ _confirmed: list[ContactHandler] = []
 _removed: list[ContactHandler] = []
 _event_kinds: dict[str, EventHandler] = {}
 _task_closed: list[TaskHandler] = []
+_welcome_replaced: list[WelcomeHandler] = []
 _message_received: list[MessageHandler] = []
 _messages_prefetch: list[MessagesPrefetch] = []
 _group_left: list[GroupLeftHandler] = []
@@ -132,3 +136,12 @@ def on_group_joined(session: Session, group_id: int, consumer_id: int) -> None:
     """A member took a seat in a group (group code scan or channel event)."""
     for handler in list(_group_joined):
         handler(session, group_id, consumer_id)
+
+
+def register_welcome_replaced(handler: WelcomeHandler) -> None:
+    if handler not in _welcome_replaced:
+        _welcome_replaced.append(handler)
+
+
+def welcome_replaced(session: Session, contact: Contact) -> bool:
+    return any(handler(session, contact) for handler in list(_welcome_replaced))

@@ -89,4 +89,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(analytics_api.router, prefix="/api/v1")
     app.include_router(poster_pages.router)
     app.include_router(analytics_pages.router)
+    # Dashboards (docs/dashboards.md).
+    from siyu.web import dashboard_pages
+
+    app.include_router(dashboard_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.

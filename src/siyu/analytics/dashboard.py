@@ -182,6 +182,7 @@ def sales(session: Session, actor: Principal, wanted: Filters) -> SalesBoard:
     tiers: rules.TierShare | None = None
     if actor.role != Role.MERCHANT:
         by_tier: dict[Any, int] = {}
+        tier_of: dict[str, Any] = {}
         for consumer in repository.new_consumer_facts(wanted.days):
             channel = rules.consumer_channel(
                 consumer.source_kind, consumer.code_has_parent, consumer.has_referrer
@@ -190,8 +191,10 @@ def sales(session: Session, actor: Principal, wanted: Filters) -> SalesBoard:
                 continue
             for key in (channel, None):
                 bucket(consumer.day, key).new_consumers += consumer.consumers
-            tier = regions.tier_of(session, consumer.region_code) if consumer.region_code else None
-            by_tier[tier] = by_tier.get(tier, 0) + consumer.consumers
+            code = consumer.region_code
+            if code not in tier_of:  # one lookup per distinct code, not per group row
+                tier_of[code] = regions.tier_of(session, code) if code else None
+            by_tier[tier_of[code]] = by_tier.get(tier_of[code], 0) + consumer.consumers
         tiers = rules.tier_share(by_tier.items())
 
     days = [

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from siyu.auth.principal import Principal
 from siyu.kit.time import travel_to
 from siyu.models import Role
+from siyu.web.nav import console_nav
 from tests.analytics.test_api import chart_spec
 from tests.analytics.test_dashboard import END, NOW, START, Scene, scene  # noqa: F401  (fixture)
 from tests.catalog.conftest import catalog  # noqa: F401  (fixture)
@@ -232,6 +233,8 @@ class TestPages:
         assert 'data-testid="kpi-gmv">¥150.00<' in page.text
         assert "kpi-new-consumers" not in page.text
         assert "鲜丰果园" not in page.text
+        assert 'href="/console/analytics/cohorts"' in page.text
+        assert 'href="/console/analytics/promoters"' not in page.text
         assert client.get("/console/analytics/fleet").status_code == 403
 
     def test_promoter_page(self, client: ConsoleClient, scene: Scene) -> None:  # noqa: F811
@@ -240,4 +243,28 @@ class TestPages:
         assert page.status_code == 200
         assert "只显示您本人和您直接邀请的推手" in page.text
         assert f'data-promoter="{scene.promoter_b.id}"' in page.text
+        assert 'href="/console/analytics/fleet"' in page.text
+        assert 'href="/console/analytics/sales"' not in page.text
         assert client.get("/console/analytics/sales").status_code == 403
+
+
+class TestNavLinks:
+    def test_every_data_link_opens_for_each_role(
+        self,
+        client: ConsoleClient,
+        make_user: Any,
+        scene: Scene,  # noqa: F811
+    ) -> None:
+        make_user(Role.MERCHANT, "shop", merchant_id=scene.merchant_1)
+        for role, username in (
+            (Role.MERCHANT, "shop"),
+            (Role.PROMOTER, scene.promoter_a.principal.username),
+        ):
+            client.login(username)
+            links = dict(console_nav(role))["数据"]
+            assert links
+            for href, label in links:
+                response = client.get(href)
+                assert response.status_code == 200, (role, href)
+                assert label in response.text
+            client.submit("/logout")

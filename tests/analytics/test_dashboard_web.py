@@ -185,8 +185,8 @@ class TestPages:
         assert gmv["categories"][:3] == ["11-01", "11-02", "11-03"]
         assert gmv["series"][0] == {"name": "群发", "data": [0, 80, 0, 0, 0, 0, 0]}
         tiers = chart_spec(html, "chart-tiers")
-        assert tiers["categories"][-1] == "未知"
-        assert tiers["series"][0]["data"] == [1, 1, 0, 2, 0, 0, 1, 2]
+        assert tiers["categories"] == ["一线", "新一线", "三线", "六线", "未知"]
+        assert tiers["series"][0]["data"] == [1, 1, 2, 1, 2]
         merchants = chart_spec(html, "chart-merchants")
         assert merchants["categories"] == ["行者箱包", "鲜丰果园"]
         for table in ("days", "channels", "tiers", "merchants"):

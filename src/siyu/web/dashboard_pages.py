@@ -81,6 +81,7 @@ def sales_page(request: Request, user: ConsoleUser, session: DbSession) -> Respo
     order_channels = [row for row in board.channels if row.channel in rules.ORDER_CHANNELS]
     consumer_channels = [row for row in board.channels if row.channel in rules.CONSUMER_CHANNELS]
     merchants = board.merchants[:CHART_ROWS]
+    tiers = list(board.tiers.counts.items()) if board.tiers else []
     context = _context(session, user, wanted, error, "sales")
     context.update(
         {
@@ -124,14 +125,10 @@ def sales_page(request: Request, user: ConsoleUser, session: DbSession) -> Respo
             }
             if board.tiers
             else {},
+            # The pie leaves out empty tiers (their labels would crowd it); the table has all.
             "tier_chart": {
-                "categories": list(board.tiers.counts) if board.tiers else [],
-                "series": [
-                    {
-                        "name": "新增顾客",
-                        "data": list(board.tiers.counts.values()) if board.tiers else [],
-                    }
-                ],
+                "categories": [label for label, n in tiers if n],
+                "series": [{"name": "新增顾客", "data": [n for _, n in tiers if n]}],
             },
             "merchant_chart": {
                 "categories": [row.name for row in merchants],

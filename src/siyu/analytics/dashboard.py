@@ -167,12 +167,19 @@ def sales(session: Session, actor: Principal, wanted: Filters) -> SalesBoard:
     def bucket(day: date, channel: Channel | None) -> Figures:
         return day_figures[day].setdefault(channel, Figures())
 
+    classified: dict[tuple[str, bool, str | None], Channel] = {}  # few distinct inputs
     for fact in repository.line_facts(wanted.days, wanted.merchant_id):
-        channel = rules.order_channel(fact.attribution, fact.has_link, fact.sub_id)
+        inputs = (fact.attribution, fact.has_link, fact.sub_id)
+        channel = classified.get(inputs)
+        if channel is None:
+            channel = classified[inputs] = rules.order_channel(*inputs)
         if channel not in order_channels:
             continue
+        figures = day_figures[fact.day]
         for key in (channel, None):
-            bucket(fact.day, key).gmv_fen += fact.gmv_fen
+            if key not in figures:
+                figures[key] = Figures()
+            figures[key].gmv_fen += fact.gmv_fen
             day_orders.setdefault((fact.day, key), set()).add(fact.order_id)
         merchant_gmv[fact.merchant_id] = merchant_gmv.get(fact.merchant_id, 0) + fact.gmv_fen
         merchant_orders.setdefault(fact.merchant_id, set()).add(fact.order_id)

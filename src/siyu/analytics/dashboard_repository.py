@@ -81,8 +81,17 @@ class AccountFact:
     adds_today: int
 
 
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+def _as_date(value: Any, seen: dict[Any, date] | None = None) -> date:
+    """A SQL day (a date on PostgreSQL, 'YYYY-MM-DD' on SQLite); ``seen`` memoises the few
+    distinct days of a large result."""
+    if isinstance(value, date):
+        return value
+    if seen is None:
+        return date.fromisoformat(str(value))
+    day = seen.get(value)
+    if day is None:
+        day = seen[value] = date.fromisoformat(str(value))
+    return day
 
 
 class DashboardRepository:
@@ -102,13 +111,15 @@ class DashboardRepository:
         start, end = utc_bounds(days)
         day = self._day(Order.paid_at)
         has_link = OrderLine.link_id.is_not(None)
+        # Read as plain text: enum result processing per row costs more than the rule.
+        attribution = cast(OrderLine.attribution_source, String)
         query = (
             select(
                 day,
                 Order.id,
                 Order.consumer_id,
                 OrderLine.merchant_id,
-                OrderLine.attribution_source,
+                attribution,
                 has_link,
                 TrackedLink.sub_id,
                 OrderLine.l1_promoter_id,
@@ -126,7 +137,7 @@ class DashboardRepository:
                 Order.id,
                 Order.consumer_id,
                 OrderLine.merchant_id,
-                OrderLine.attribution_source,
+                attribution,
                 has_link,
                 TrackedLink.sub_id,
                 OrderLine.l1_promoter_id,
@@ -134,13 +145,14 @@ class DashboardRepository:
         )
         if merchant_id is not None:
             query = query.where(OrderLine.merchant_id == merchant_id)
+        seen: dict[Any, date] = {}
         return [
             LineFact(
-                _as_date(row[0]),
-                int(row[1]),
-                int(row[2]),
-                int(row[3]),
-                str(row[4]),
+                _as_date(row[0], seen),
+                row[1],
+                row[2],
+                row[3],
+                row[4],
                 bool(row[5]),
                 row[6],
                 row[7],

@@ -85,13 +85,13 @@ def load(size: int) -> None:
             "bench.open",
             "bench:open",
             "bench",
-            [(ledger_rules.merchant_payable(world.merchant_id), -1)]
-            + [(ledger_rules.promoter_pending(world.promoter_ids[0]), 1)],
+            [
+                (ledger_rules.merchant_payable(world.merchant_id), -1),
+                (ledger_rules.promoter_pending(world.promoter_ids[0]), 1),
+            ],
         )
         session.flush()
-        accounts = {
-            (row.kind, row.owner_id): row.id for row in session.query(LedgerAccount).all()
-        }
+        accounts = {(row.kind, row.owner_id): row.id for row in session.query(LedgerAccount).all()}
         merchant_account = accounts[("merchant_payable", world.merchant_id)]
         promoter_account = accounts[("promoter_pending", world.promoter_ids[0])]
         account_id = account.id

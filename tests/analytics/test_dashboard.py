@@ -550,6 +550,7 @@ class TestSales:
         assert board.tiers is None  # contacts belong to no merchant
         assert board.total.new_consumers == 0
         assert [row.merchant_id for row in board.merchants] == [scene.merchant_1]
+        assert [row.channel for row in board.channels] == list(dashboard.rules.ORDER_CHANNELS)
 
     def test_promoter_refused(self, session: Session, scene: Scene) -> None:
         with pytest.raises(PermissionDenied):

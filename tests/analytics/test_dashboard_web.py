@@ -102,6 +102,13 @@ class TestApi:
             300,
             None,
         )
+        days = client.get(f"/api/v1/analytics/dashboards/sales/days.csv?{RANGE_QUERY}")
+        lines = days.content.decode("utf-8-sig").splitlines()
+        assert lines[0] == (
+            "日期,GMV（元）,订单数,群发GMV（元）,群发订单数,推手链接GMV（元）,推手链接订单数,"
+            "推手绑定GMV（元）,推手绑定订单数,自然GMV（元）,自然订单数"
+        )
+        assert lines[2] == "2026-11-02,30.00,1,0.00,0,0.00,0,30.00,1,0.00,0"
         assert client.get("/api/v1/analytics/dashboards/promoters").status_code == 403
         assert client.get("/api/v1/analytics/dashboards/fleet").status_code == 403
 

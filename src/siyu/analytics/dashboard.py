@@ -158,6 +158,8 @@ def sales(session: Session, actor: Principal, wanted: Filters) -> SalesBoard:
     _require(actor, Role.MERCHANT)
     repository = DashboardRepository(session)
     order_channels, consumer_channels = _channels_in_view(wanted.channel)
+    if actor.role == Role.MERCHANT:
+        consumer_channels = []  # contacts belong to no merchant
     shown = [*order_channels, *consumer_channels]
     day_orders: dict[tuple[date, Channel | None], set[int]] = {}
     day_figures: dict[date, dict[Channel | None, Figures]] = {day: {} for day in wanted.days.days}
@@ -586,7 +588,8 @@ def _channel_cells(row: ChannelRow) -> list[Cell]:
 def _sales_table(data: SalesBoard, name: str) -> Table:
     if name == "days":
         channels = [row.channel for row in data.channels]
-        headers = ["日期", "GMV（元）", "订单数", "新增顾客"]
+        with_consumers = data.tiers is not None  # a merchant's view has no acquisition
+        headers = ["日期", "GMV（元）", "订单数", *(["新增顾客"] if with_consumers else [])]
         for channel in channels:
             label = rules.CHANNEL_LABELS[channel]
             if channel in rules.ORDER_CHANNELS:
@@ -599,7 +602,7 @@ def _sales_table(data: SalesBoard, name: str) -> Table:
                 day.day.isoformat(),
                 Yuan(day.total.gmv_fen),
                 day.total.orders,
-                day.total.new_consumers,
+                *([day.total.new_consumers] if with_consumers else []),
             ]
             for channel in channels:
                 figures = day.by_channel[channel]
@@ -610,6 +613,12 @@ def _sales_table(data: SalesBoard, name: str) -> Table:
             rows.append(row)
         return Table("每日趋势", headers, rows)
     if name == "channels":
+        if data.tiers is None:
+            return Table(
+                "渠道汇总",
+                ["渠道", "GMV（元）", "订单数"],
+                [_channel_cells(row)[:3] for row in data.channels],
+            )
         return Table(
             "渠道汇总",
             ["渠道", "GMV（元）", "订单数", "新增顾客"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Date, String, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -40,9 +40,10 @@ def utc_bounds(days: DateRange) -> tuple[datetime, datetime]:
     return start, end
 
 
-@dataclass(frozen=True)
-class LineFact:
-    """Order lines of one order grouped by the channel inputs (non-cancelled orders only)."""
+class LineFact(NamedTuple):
+    """One order line of a non-cancelled order, with its channel inputs.
+
+    A tuple, not a dataclass: there is one per order in the range, and it is built faster."""
 
     day: date
     order_id: int
@@ -108,22 +109,23 @@ class DashboardRepository:
     # --- orders -------------------------------------------------------------------------------
 
     def line_facts(self, days: DateRange, merchant_id: int | None) -> list[LineFact]:
+        """One row per line of a non-cancelled order paid in the range, with its channel
+        inputs. Not grouped in SQL: lines are nearly one per order, so a GROUP BY would only
+        add a sort; the service sums them (it needs the order ids for distinct counts)."""
         start, end = utc_bounds(days)
-        day = self._day(Order.paid_at)
-        has_link = OrderLine.link_id.is_not(None)
         # Read as plain text: enum result processing per row costs more than the rule.
         attribution = cast(OrderLine.attribution_source, String)
         query = (
             select(
-                day,
+                self._day(Order.paid_at),
                 Order.id,
                 Order.consumer_id,
                 OrderLine.merchant_id,
                 attribution,
-                has_link,
+                OrderLine.link_id.is_not(None),
                 TrackedLink.sub_id,
                 OrderLine.l1_promoter_id,
-                func.sum(OrderLine.paid_fen - OrderLine.refunded_fen),
+                OrderLine.paid_fen - OrderLine.refunded_fen,
             )
             .join(Order, Order.id == OrderLine.order_id)
             .outerjoin(TrackedLink, TrackedLink.id == OrderLine.link_id)
@@ -131,16 +133,6 @@ class DashboardRepository:
                 Order.paid_at >= start,
                 Order.paid_at < end,
                 Order.status != OrderStatus.CANCELLED,
-            )
-            .group_by(
-                day,
-                Order.id,
-                Order.consumer_id,
-                OrderLine.merchant_id,
-                attribution,
-                has_link,
-                TrackedLink.sub_id,
-                OrderLine.l1_promoter_id,
             )
         )
         if merchant_id is not None:

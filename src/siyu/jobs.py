@@ -176,7 +176,9 @@ def build_huey(settings: Settings) -> Huey:
 
 def load_job_modules() -> None:
     """Import every module that declares jobs so the registry is complete."""
+    import siyu.campaigns.tasks
     import siyu.commissions.tasks
+    import siyu.flows.tasks
     import siyu.followups.tasks
     import siyu.moments.tasks
     import siyu.orders.tasks

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from siyu.db import Database
 from siyu.kit.time import travel_to, utc_now
-from siyu.models import Click, PersonalDataAccess, Role
+from siyu.models import Click, Contact, PersonalDataAccess, Role
 from siyu.models.outreach import Broadcast, BroadcastSend
 from siyu.outreach import tasks
 from tests.outreach.conftest import TUESDAY_10, add_account, add_contacts, make_segment
@@ -64,6 +64,26 @@ class TestApi:
         results = api.get(f"/api/v1/broadcasts/{data['id']}/results").json()
         assert (results["sent"], results["skipped"], results["failed"]) == (3, 0, 0)
         assert api.get("/api/v1/broadcasts").json()[0]["id"] == data["id"]
+
+    def test_plan_preview_writes_nothing(
+        self, api_as: Any, make_user: Any, database: Database
+    ) -> None:
+        operator = make_user(Role.OPERATOR, "ops")
+        segment, contacts = _segment(database)
+        with database.sessions() as session:
+            session.execute(
+                update(Contact).where(Contact.id == contacts[0]).values(marketing_opt_out=True)
+            )
+            session.commit()
+        with travel_to(TUESDAY_10):
+            preview = api_as(operator).post("/api/v1/broadcasts/plan-preview", json=_body(segment))
+        assert preview.status_code == 200, preview.text
+        plan = preview.json()
+        assert (plan["now"], plan["later"], plan["never"]) == (2, 0, 1)
+        assert plan["never_reasons"] == {"opted_out": 1}
+        with database.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
+            assert session.scalar(select(func.count()).select_from(BroadcastSend)) == 0
 
     def test_blocked_copy_is_422_in_english_and_nothing_written(
         self, api_as: Any, make_user: Any, database: Database
@@ -138,6 +158,11 @@ class TestConsole:
             "messages_per_minute": "60",
             "jitter_seconds": "0",
         }
+        with travel_to(TUESDAY_10):
+            planned = client.post(
+                "/console/broadcasts/plan-preview", data={**form, "text": "内购券到账"}
+            )
+        assert 'data-testid="plan-now">3<' in planned.text
         preview = client.post("/console/broadcasts/preview", data=form)
         assert 'data-testid="preview-audience">3<' in preview.text
         assert "禁止" in preview.text
@@ -154,6 +179,19 @@ class TestConsole:
         with database.sessions() as session:
             assert session.scalar(select(func.count()).select_from(PersonalDataAccess)) == 3
 
+    def test_a_promoter_composes_and_cannot_open_others(
+        self, client: Any, database: Database, make_promoter: Any, api_as: Any
+    ) -> None:
+        alice = make_promoter("王小明", 1)
+        bob = make_promoter("李四", 2)
+        segment, _ = _segment(database, owner=alice.id, principal=alice.principal)
+        with travel_to(TUESDAY_10):
+            created = api_as(alice.principal).post("/api/v1/broadcasts", json=_body(segment))
+        client.login(bob.principal.username)
+        assert client.get("/console/broadcasts/new").status_code == 200
+        assert client.get(f"/console/broadcasts/{created.json()['id']}").status_code == 404
+        assert "还没有群发" in client.get("/console/broadcasts").text
+
 
 class TestAttribution:
     def test_clicks_and_orders_count_per_broadcast(
@@ -162,6 +200,8 @@ class TestAttribution:
         from siyu.links import service as links
         from siyu.links.schemas import LinkCreate
         from siyu.models import LinkPosition
+        from siyu.orders import service as orders
+        from siyu.orders.schemas import DraftLine, OrderDraft
         from siyu.outreach import service
         from tests.outreach.conftest import broadcast_in
 
@@ -204,3 +244,19 @@ class TestAttribution:
             session.commit()
             results = service.results(session, alice.principal, broadcast.id)
             assert (results.clicks, results.orders, results.gmv_fen) == (1, 0, 0)
+        # The buyer orders after the click: the order is attributed to the broadcast's link.
+        with travel_to(TUESDAY_10 + timedelta(minutes=5)), database.sessions() as session:
+            order = orders.place_order(
+                session,
+                OrderDraft(
+                    lines=(DraftLine(product_id=product, quantity=2),),
+                    phone="13900000001",
+                    nickname="买家",
+                    click_token="t" * 32,
+                ),
+            )
+            session.commit()
+            results = service.results(session, alice.principal, broadcast.id)
+            assert (results.clicks, results.orders) == (1, 1)
+            assert results.gmv_fen == order.paid_fen
+            assert results.gmv_fen > 0

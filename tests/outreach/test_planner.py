@@ -171,6 +171,19 @@ class TestPlanCounts:
                 ]
             )
 
+    def test_an_account_without_a_send_window_first(self, database: Database) -> None:
+        with travel_to(TUESDAY_10), database.sessions() as session:
+            night = add_account(
+                session, "夜班号", working_from_minute=1380, working_until_minute=420
+            )
+            add_contacts(session, night, 1)
+            day = add_account(session, "白班号")
+            add_contacts(session, day, 2)
+            segment = make_segment(session, None, [night, day])
+            broadcast = service.create_broadcast(session, None, broadcast_in(segment))
+            assert broadcast.plan["never_reasons"] == {"no_send_window": 1}
+            assert (broadcast.plan["now"], broadcast.plan["accounts"]) == (2, 1)
+
     def test_quiet_hours_start_is_later(self, database: Database, fleet: Any) -> None:
         made = fleet(1, 3)
         late = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai

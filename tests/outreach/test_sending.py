@@ -4,6 +4,7 @@ assisted backend, results with clicks / orders / GMV, two workers at once."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,32 @@ class TestSend:
             service.create_broadcast(session, None, broadcast_in(segment))
             session.commit()
         assert drain_at(TUESDAY_10 + timedelta(minutes=5)) == 0
+
+
+class TestWorker:
+    def test_a_run_waits_for_rows_falling_due(self, database: Database, fleet: Any) -> None:
+        made = fleet(1, 3)
+        with travel_to(TUESDAY_10):
+            broadcast_id = started(database, made.account_ids)
+            # Rows due now, +1 s and +2 s: one run that keeps going sends all three, paced.
+            tasks.drain_queue(broadcast_id, keep_running=5)
+            with database.sessions() as session:
+                assert statuses(session, broadcast_id) == [("sent", "")] * 3
+                times = [row.sent_at for row in sends(session, broadcast_id)]
+                assert times == sorted(times)  # in slot order
+                assert all(
+                    later - earlier >= timedelta(milliseconds=999)
+                    for earlier, later in itertools.pairwise(times)
+                    if earlier and later
+                )
+
+    def test_a_run_without_waiting_stops_at_the_first_future_row(
+        self, database: Database, fleet: Any
+    ) -> None:
+        made = fleet(1, 3)
+        with travel_to(TUESDAY_10):
+            broadcast_id = started(database, made.account_ids)
+            assert tasks.drain_queue(broadcast_id) == 1
 
 
 class TestRechecks:

@@ -19,7 +19,9 @@ from siyu.auth.schemas import UserCreate
 from siyu.auth.service import create_user
 from siyu.catalog import service as catalog
 from siyu.catalog.schemas import CouponBatchCreate, MerchantCreate, ProductCreate
+from siyu.demo.campaigns import load_campaigns_demo
 from siyu.demo.data import DEMO_PASSWORD, GIVEN_NAMES, MERCHANTS, REGIONS, SURNAMES
+from siyu.demo.moments import load_moments_demo
 from siyu.demo.money import run_money_loop
 from siyu.demo.outreach import load_outreach_demo
 from siyu.demo.pool import load_pool
@@ -133,6 +135,8 @@ def load_demo(session: Session) -> DemoSummary:
     traffic = load_pool(session, admin, SEED)
     audience = load_segments_demo(session, admin)
     load_outreach_demo(session, admin)
+    social = load_moments_demo(session, admin)
+    fission = load_campaigns_demo(session, admin, SEED)
     return DemoSummary(
         _logins(session),
         [
@@ -149,6 +153,13 @@ def load_demo(session: Session) -> DemoSummary:
             f"{traffic.open_tasks} 条运营任务待处理",
             f"{audience.tags} 个标签，{audience.segments} 个人群，1 条筛选删除规则，"
             f"{audience.couriers} 个快递员号（{audience.courier_tasks} 个待添加客户任务）",
+            f"朋友圈：{social.columns} 个栏目、{social.posts} 条排期，"
+            f"已发布 {social.published} 次，今日给好友点赞 {social.likes} 次；"
+            f"{social.followups} 条一对一跟进已发出",
+            f"{fission.campaigns} 个裂变活动（分享截图版已由管理员确认高风险）："
+            f"{fission.participants} 位参与者，{fission.verified_invites} 个有效邀请"
+            f"（{fission.rejected_invites} 个未计入），"
+            f"{fission.proofs} 张截图，{fission.rewards} 份奖励（{fission.shipped} 份已发货）",
         ],
     )
 

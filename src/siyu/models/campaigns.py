@@ -112,9 +112,25 @@ class Campaign(IdMixin, TimestampMixin, Base):
     risk_acknowledged_by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
     risk_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     risk_acknowledgement: Mapped[str] = mapped_column(String(500), default="")
+    risk_acknowledged_rules: Mapped[list[str]] = mapped_column(
+        JSON,
+        default=list,
+        doc="rule ids the acknowledgement covered (a new match needs a new one)",
+    )
     created_by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    styles: Mapped[list[str]] = mapped_column(
+        JSON, default=list, doc="the numbered styles people choose from (1号款, 2号款…)"
+    )
+    release_rule_id: Mapped[int | None] = mapped_column(
+        BigId,
+        ForeignKey("release_rule.id"),
+        doc="the filtering rule run on non-participants when the campaign ends (siyu.segments)",
+    )
+    group_invite_text: Mapped[str] = mapped_column(
+        String(500), default="", doc="the message inviting participants into the coupon groups"
+    )
 
 
 class RewardKind(enum.StrEnum):
@@ -191,6 +207,9 @@ class CampaignParticipant(IdMixin, TimestampMixin, Base):
     qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     group_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    group_invited_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), doc="when the end-of-campaign job sent the coupon-group invitation"
+    )
     first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -8,7 +8,8 @@ sent / failed / skipped with a reason. Quotas are taken by a conditional UPDATE 
 ``outreach_quota`` (the day / week / month counters of one person reset themselves in the same
 statement when a new Asia/Shanghai window starts), so concurrent workers never pass a quota.
 
-Moments (朋友圈) columns and follow-up rules are not built yet (docs/outreach.md).
+Moments (朋友圈) and follow-ups live in their own domains (docs/moments.md, docs/followups.md);
+follow-ups take their quota units here.
 """
 
 from __future__ import annotations

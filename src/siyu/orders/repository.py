@@ -88,6 +88,19 @@ class OrderRepository:
             or 0
         )
 
+    def issued_grant(self, batch_id: int, consumer_id: int) -> CouponGrant | None:
+        """The oldest unused coupon of the batch this consumer holds (granted, not yet used)."""
+        return self.session.scalar(
+            select(CouponGrant)
+            .where(
+                CouponGrant.coupon_batch_id == batch_id,
+                CouponGrant.consumer_id == consumer_id,
+                CouponGrant.status == CouponGrantStatus.ISSUED,
+            )
+            .order_by(CouponGrant.id)
+            .limit(1)
+        )
+
     def coupon_batch(self, batch_id: int) -> CouponBatch | None:
         return self.session.get(CouponBatch, batch_id)
 

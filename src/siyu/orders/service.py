@@ -449,13 +449,16 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
         for line in draft.lines
     ]
     batch: CouponBatch | None = None
+    held_grant: CouponGrant | None = None
     applies: list[bool] = [False] * len(priced)
     if draft.coupon_batch_id is not None:
         batch = repository.coupon_batch(draft.coupon_batch_id)
         applies = _check_coupon(batch, draft.coupon_batch_id, now, priced)
         assert batch is not None
+        # A coupon already granted (a campaign reward) is used, not a second one taken.
+        held_grant = repository.issued_grant(batch.id, consumer.id)
         held = repository.grants_held(batch.id, consumer.id)
-        if held >= batch.per_user_limit:
+        if held_grant is None and held >= batch.per_user_limit:
             raise CouponLimitReached(held=held, batch_id=batch.id, limit=batch.per_user_limit)
 
     # Stock, products in id order (lock order); 0 rows -> out of stock, savepoint rolls back.
@@ -472,15 +475,21 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
     grant: CouponGrant | None = None
     discounts = [0] * len(priced)
     if batch is not None:
-        if not repository.take_coupon(batch.id):
-            raise CouponSoldOut(batch_id=batch.id)
-        grant = CouponGrant(
-            coupon_batch_id=batch.id,
-            consumer_id=consumer.id,
-            status=CouponGrantStatus.USED,
-            used_at=now,
-        )
-        repository.add(grant)
+        if held_grant is not None:
+            grant = held_grant
+            grant.status = CouponGrantStatus.USED
+            grant.used_at = now
+            session.flush()
+        else:
+            if not repository.take_coupon(batch.id):
+                raise CouponSoldOut(batch_id=batch.id)
+            grant = CouponGrant(
+                coupon_batch_id=batch.id,
+                consumer_id=consumer.id,
+                status=CouponGrantStatus.USED,
+                used_at=now,
+            )
+            repository.add(grant)
         eligible = [amount if ok else 0 for (_p, amount), ok in zip(priced, applies, strict=True)]
         discounts = list(allocate_coupon(min(batch.face_value_fen, sum(eligible)), eligible))
 
@@ -578,7 +587,36 @@ def _place(session: Session, draft: OrderDraft, external_id: str | None) -> Orde
     session.flush()
     if COMMISSION_HOOKS:
         on_order_placed(session, order)
+    from siyu.orders import hooks
+
+    hooks.on_order_paid(session, order, consumer_is_new)
     return order
+
+
+def grant_coupon(session: Session, batch_id: int, consumer_id: int) -> CouponGrant:
+    """Give one coupon of a batch to a consumer (a campaign reward): the batch's conditional
+    ``issued_quantity`` update, under the batch's per-user limit (the consumer row is locked, so
+    two grants to one person cannot both pass the limit)."""
+    repository = OrderRepository(session)
+    batch = repository.coupon_batch(batch_id)
+    now = utc_now()
+    if batch is None or not batch.is_active:
+        raise CouponNotApplicable(batch_id=batch_id, why="inactive or unknown", why_zh="券已停用")
+    if ensure_aware(batch.valid_until) <= now:
+        raise CouponNotApplicable(
+            batch_id=batch_id, why="outside its validity window", why_zh="不在有效期内"
+        )
+    consumers.lock(session, consumer_id)
+    held = repository.grants_held(batch.id, consumer_id)
+    if held >= batch.per_user_limit:
+        raise CouponLimitReached(held=held, batch_id=batch.id, limit=batch.per_user_limit)
+    if not repository.take_coupon(batch.id):
+        raise CouponSoldOut(batch_id=batch.id)
+    grant = CouponGrant(
+        coupon_batch_id=batch.id, consumer_id=consumer_id, status=CouponGrantStatus.ISSUED
+    )
+    repository.add(grant)
+    return grant
 
 
 # --- lifecycle ----------------------------------------------------------------------------------

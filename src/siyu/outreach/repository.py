@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from siyu.models import (
     AccountStatus,
@@ -66,6 +66,7 @@ from siyu.models.outreach import (
 from siyu.outreach import rules
 
 CONSUMER = "consumer"
+SQLITE_PLAN_CACHE_KIB = 256 * 1024
 CONTACT = "contact"
 
 
@@ -191,10 +192,20 @@ class BroadcastRepository:
         caps: QuotaCaps,
         requires_consent: bool,
     ) -> Select[Any]:
-        """One row per audience contact with the first reason it cannot be sent ('ok' = can)."""
-        person = aliased(OutreachQuota)
-        member = aliased(OutreachQuota)
+        """One row per audience contact with the first reason it cannot be sent ('ok' = can).
+
+        Accounts and used-up quotas are small sets: each is one uncorrelated ``IN`` subquery
+        (built once per statement), not a join probed per contact.
+        """
         batch = BroadcastBatch
+        q = OutreachQuota
+        in_broadcast = batch.broadcast_id == broadcast_id
+        usable = select(batch.account_id).where(in_broadcast)
+        windowless = select(batch.account_id).where(in_broadcast, batch.has_window == false())
+
+        def used_up(kind: str, *condition: ColumnElement[bool]) -> Select[Any]:
+            return select(q.subject_id).where(q.subject_kind == kind, *condition)
+
         reason = case(
             (Contact.state != ContactState.CONFIRMED, literal("not_friend")),
             (Contact.marketing_opt_out == true(), literal("opted_out")),
@@ -202,17 +213,31 @@ class BroadcastRepository:
                 and_(literal(requires_consent), Contact.consent == false()),
                 literal("no_consent"),
             ),
-            (batch.account_id.is_(None), literal("account_unavailable")),
-            (batch.has_window == false(), literal("no_send_window")),
-            (and_(person.day_on == caps.day, person.day_count >= caps.day_cap), "quota_day"),
-            (and_(person.week_on == caps.week, person.week_count >= caps.week_cap), "quota_week"),
+            (Contact.account_id.not_in(usable), literal("account_unavailable")),
+            (Contact.account_id.in_(windowless), literal("no_send_window")),
             (
-                and_(person.month_on == caps.month, person.month_count >= caps.month_cap),
-                "quota_month",
+                Contact.consumer_id.in_(
+                    used_up(CONSUMER, q.day_on == caps.day, q.day_count >= caps.day_cap)
+                ),
+                literal("quota_day"),
             ),
             (
-                and_(member.day_on == caps.day, member.day_count >= caps.member_cap),
-                "quota_member_day",
+                Contact.consumer_id.in_(
+                    used_up(CONSUMER, q.week_on == caps.week, q.week_count >= caps.week_cap)
+                ),
+                literal("quota_week"),
+            ),
+            (
+                Contact.consumer_id.in_(
+                    used_up(CONSUMER, q.month_on == caps.month, q.month_count >= caps.month_cap)
+                ),
+                literal("quota_month"),
+            ),
+            (
+                Contact.id.in_(
+                    used_up(CONTACT, q.day_on == caps.day, q.day_count >= caps.member_cap)
+                ),
+                literal("quota_member_day"),
             ),
             else_=literal("ok"),
         )
@@ -226,17 +251,6 @@ class BroadcastRepository:
                 reason.label("reason"),
             )
             .select_from(Contact)
-            .outerjoin(
-                batch,
-                and_(batch.broadcast_id == broadcast_id, batch.account_id == Contact.account_id),
-            )
-            .outerjoin(
-                person,
-                and_(person.subject_kind == CONSUMER, person.subject_id == Contact.consumer_id),
-            )
-            .outerjoin(
-                member, and_(member.subject_kind == CONTACT, member.subject_id == Contact.id)
-            )
             .where(audience)
         )
 
@@ -367,7 +381,14 @@ class BroadcastRepository:
             ),
             literal(0, Integer),
         )
-        self.session.connection().execute(
+        connection = self.session.connection()
+        previous: Any = None
+        if dialect == "sqlite":
+            # The two ROW_NUMBER sorts of a large audience spill to temporary files at SQLite's
+            # default 2 MB page cache; give this statement room (restored below).
+            previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+            connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_PLAN_CACHE_KIB}")
+        connection.execute(
             insert(typing.cast(Table, BroadcastSend.__table__)).from_select(
                 [
                     "broadcast_id",
@@ -384,6 +405,8 @@ class BroadcastRepository:
                 query,
             )
         )
+        if dialect == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous or -2000)}")
 
     def plan_counts(self, broadcast_id: int) -> dict[tuple[int, str, str], int]:
         """(account, status, reason) → rows, right after planning."""
@@ -466,6 +489,22 @@ class BroadcastRepository:
             )
             or 0
         )
+
+    def next_due(self, broadcast_id: int | None) -> datetime | None:
+        sending = (
+            select(Broadcast.id)
+            .where(
+                Broadcast.id == BroadcastSend.broadcast_id,
+                Broadcast.status == BroadcastStatus.SCHEDULED,
+            )
+            .exists()
+        )
+        query = select(func.min(BroadcastSend.due_at)).where(
+            BroadcastSend.status == SendStatus.QUEUED, sending
+        )
+        if broadcast_id is not None:
+            query = query.where(BroadcastSend.broadcast_id == broadcast_id)
+        return _aware(self.session.scalar(query))
 
     def send_row(self, send_id: int) -> BroadcastSend | None:
         return self.session.get(BroadcastSend, send_id)

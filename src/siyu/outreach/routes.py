@@ -64,6 +64,12 @@ def preview(data: BroadcastIn, user: ApiUser, session: DbSession) -> PreviewOut:
     )
 
 
+@router.post("/broadcasts/plan-preview", response_model=PlanOut)
+def plan_preview(data: BroadcastIn, user: ApiUser, session: DbSession) -> PlanOut:
+    """Now / later / never with reasons for this draft, computed and then discarded."""
+    return service.preview_plan(session, user, data)
+
+
 @router.post("/broadcasts/audience-count", response_model=PreviewOut)
 def audience_count(data: AudienceIn, user: ApiUser, session: DbSession) -> PreviewOut:
     audience, reachable = service.audience_count(session, user, data)

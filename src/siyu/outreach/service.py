@@ -318,6 +318,20 @@ def create_broadcast(session: Session, actor: Principal | None, data: BroadcastI
     return broadcast
 
 
+def preview_plan(session: Session, actor: Principal | None, data: BroadcastIn) -> PlanOut:
+    """The plan ``data`` would get, without keeping anything: the draft is created and planned
+    inside a savepoint that is then rolled back (the composer's 预览发送计划)."""
+    savepoint = session.begin_nested()
+    try:
+        broadcast = create_broadcast(session, actor, data)
+        result = PlanOut.model_validate(
+            {key: value for key, value in broadcast.plan.items() if key != "planned_at"}
+        )
+    finally:
+        savepoint.rollback()
+    return result
+
+
 def _require_publishable(
     session: Session, actor: Principal | None, broadcast: Broadcast, override: str | None
 ) -> list[Finding]:
@@ -386,7 +400,22 @@ def _batch_row(broadcast: Broadcast, account: Any, now: datetime) -> dict[str, A
     )
     row: dict[str, Any] = {"broadcast_id": broadcast.id, "account_id": account.id}
     if account_plan is None:
-        return {**row, "has_window": False, "daily_ms": 1, "later_reason": ""}
+        # Every key present: the batch rows go in as one executemany.
+        empty = dict.fromkeys(
+            ("day0_epoch", "p0_start", "p1_start", "p2_start", "p3_start", "c1_ms", "c2_ms"),
+            0,
+        )
+        return {
+            **row,
+            **empty,
+            "has_window": False,
+            "c3_ms": 0,
+            "daily_ms": 1,
+            "offset0_ms": 0,
+            "interval_ms": rules.interval_ms(broadcast.messages_per_minute),
+            "now_slots": 0,
+            "later_reason": "",
+        }
     starts = [start for start, _end in account_plan.pieces_s] + [0, 0, 0, 0]
     ends: list[int] = []
     total = 0
@@ -435,11 +464,11 @@ def plan(session: Session, actor: Principal | None, broadcast_id: int) -> PlanOu
     if groups:
         source = repository.group_source(broadcast.id, where)
     else:
-        first_day = rules.next_allowed(broadcast.start_at, [(0, 1440)]) or broadcast.start_at
+        # Quotas as they stand on the start day (the send-time check is the authority).
         source = repository.contact_source(
             broadcast.id,
             where,
-            quota_caps(first_day),
+            quota_caps(broadcast.start_at),
             current_settings().broadcast_requires_consent,
         )
     repository.insert_sends(broadcast, source, per_person=not groups, dialect=dialect)
@@ -672,7 +701,7 @@ def _send(
         # A backlog (a worker was down) keeps its order and its spacing: each due row waits
         # one interval more than the queued rows before it, so each is deferred once.
         ahead = repository.due_ahead(row)
-        until = max(next_at, moment + timedelta(seconds=1)) + interval * ahead
+        until = max(next_at, moment + timedelta(milliseconds=50)) + interval * ahead
         return _defer(row, until, "deferred: pacing")
     if contact is not None:
         blocked = _take_quotas(repository, contact.consumer_id, contact.id, moment)
@@ -731,6 +760,14 @@ def _message(
     if broadcast.content_kind == ContentKind.IMAGE:
         return outgoing(kinds.IMAGE, text=text, image_url=broadcast.image_url)
     return outgoing(kinds.TEXT, text=text)
+
+
+def seconds_until_next_due(session: Session, broadcast_id: int | None = None) -> float | None:
+    """How long until the next queued row of a sending broadcast falls due (None: none)."""
+    due = BroadcastRepository(session).next_due(broadcast_id)
+    if due is None:
+        return None
+    return max(0.0, (due - utc_now()).total_seconds())
 
 
 def finish_done(session: Session) -> int:

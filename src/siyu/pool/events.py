@@ -16,6 +16,8 @@ Payloads (all ids optional where an alternative is given):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -94,23 +96,89 @@ def process(session: Session, event_id: int) -> str:
     event = EventRepository(session).get_for_update(event_id)
     if event is None:
         return "missing"
+    return _process_locked(session, event, None)
+
+
+def process_many(session: Session, event_ids: Sequence[int]) -> dict[int, str]:
+    """Apply many stored events in one transaction (a backlog drain, the load path): the event
+    rows are locked in id order in one statement, the message events' contacts in one more, and
+    the message hooks may prefetch for the whole batch; each event still gets its own savepoint
+    and exactly one effect, as with ``process``."""
+    ids = sorted(set(event_ids))
+    found = {event.id: event for event in EventRepository(session).many_for_update(ids)}
+    pending = [found[i] for i in ids if i in found and found[i].processed_at is None]
+    contact_ids = sorted(
+        {
+            int(event.payload["contact_id"])
+            for event in pending
+            if event.kind == "message" and isinstance((event.payload or {}).get("contact_id"), int)
+        }
+    )
+    contacts = {
+        contact.id: contact for contact in ContactRepository(session).many_for_update(contact_ids)
+    }
+    pairs = [
+        (int(event.payload["contact_id"]), event.id)
+        for event in pending
+        if event.kind == "message" and int((event.payload or {}).get("contact_id") or 0) in contacts
+    ]
+    finishers = hooks.on_messages_prefetch(session, pairs) if pairs else []
+    outcomes: dict[int, str] = {}
+    completed = False
+    try:
+        for event_id in ids:
+            event = found.get(event_id)
+            if event is None:
+                outcomes[event_id] = "missing"
+            elif event.processed_at is not None:
+                outcomes[event_id] = "already processed"
+            else:
+                outcomes[event_id] = _apply_in_savepoint(session, event, contacts)
+        completed = True
+    finally:
+        for done in finishers:
+            done(completed)
+    # The rows are locked until the commit, so marking them together (one statement at the
+    # flush) is as exactly-once as marking each right after its effect.
+    now = utc_now()
+    for event in pending:
+        _mark(event, outcomes[event.id], now)
+    return {event_id: outcome[:200] for event_id, outcome in outcomes.items()}
+
+
+def _process_locked(
+    session: Session, event: ChannelEvent, contacts: dict[int, Contact] | None
+) -> str:
     if event.processed_at is not None:
         return "already processed"
-    event.attempts += 1
-    try:
-        with session.begin_nested():
-            outcome = _apply(session, event)
-    except AppError as error:
-        outcome = f"refused: {error.code}"
-    if outcome.startswith(("ignored", "refused")):
-        logger.warning("event %s (%s) %s", event.id, event.kind, outcome)
-    event.outcome = outcome[:200]
-    event.processed_at = utc_now()
+    outcome = _apply_in_savepoint(session, event, contacts)
+    _mark(event, outcome, utc_now())
     session.flush()
     return event.outcome
 
 
-def _apply(session: Session, event: ChannelEvent) -> str:
+def _apply_in_savepoint(
+    session: Session, event: ChannelEvent, contacts: dict[int, Contact] | None
+) -> str:
+    try:
+        with session.begin_nested():
+            outcome = _apply(session, event, contacts)
+    except AppError as error:
+        outcome = f"refused: {error.code}"
+    if outcome.startswith(("ignored", "refused")):
+        logger.warning("event %s (%s) %s", event.id, event.kind, outcome)
+    return outcome
+
+
+def _mark(event: ChannelEvent, outcome: str, now: datetime) -> None:
+    event.attempts += 1
+    event.outcome = outcome[:200]
+    event.processed_at = now
+
+
+def _apply(
+    session: Session, event: ChannelEvent, contacts: dict[int, Contact] | None = None
+) -> str:
     payload: dict[str, Any] = event.payload or {}
     if event.kind == "friend_added":
         return _friend_added(session, event, payload)
@@ -121,7 +189,7 @@ def _apply(session: Session, event: ChannelEvent) -> str:
     if event.kind == "group_left":
         return _group_left(session, payload)
     if event.kind == "message":
-        return _message(session, event, payload)
+        return _message(session, event, payload, contacts)
     handler = hooks.event_handler(event.kind)
     if handler is not None:
         return handler(session, event)
@@ -269,6 +337,7 @@ def _group_joined(session: Session, payload: dict[str, Any]) -> str:
             leave_reason="",
         )
     )
+    hooks.on_group_joined(session, group.id, consumer_id)
     return "joined"
 
 
@@ -285,11 +354,21 @@ def _group_left(session: Session, payload: dict[str, Any]) -> str:
     member.leave_reason = str(payload.get("reason") or "left")[:64]
     groups.release_seat(group_id)
     session.flush()
+    hooks.on_group_left(session, group_id, consumer_id)
     return "left"
 
 
-def _message(session: Session, event: ChannelEvent, payload: dict[str, Any]) -> str:
-    contact = _find_contact(session, event, payload)
+def _message(
+    session: Session,
+    event: ChannelEvent,
+    payload: dict[str, Any],
+    contacts: dict[int, Contact] | None = None,
+) -> str:
+    locked = contacts.get(payload.get("contact_id") or 0) if contacts is not None else None
+    if locked is not None and event.account_id in (None, locked.account_id):
+        contact: Contact | None = locked  # locked by process_many
+    else:
+        contact = _find_contact(session, event, payload)
     if contact is None:
         return "ignored: unknown contact"
     text = str(payload.get("text") or "")
@@ -312,5 +391,7 @@ def _message(session: Session, event: ChannelEvent, payload: dict[str, Any]) -> 
     opts_out = text.strip().casefold() in opt_out_keywords()
     if opts_out:
         contact.marketing_opt_out = True
+    # Before the flush: what the hook writes goes out in the same flush (the load path).
+    hooks.on_message_received(session, contact, event.id, text)
     session.flush()
     return "opted out" if opts_out else "recorded"

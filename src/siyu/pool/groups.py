@@ -135,6 +135,16 @@ def list_group_codes(session: Session, actor: Principal | None) -> Sequence[Grou
     return GroupRepository(session).group_codes(scope.owner_promoter_id, scope.only_owner)
 
 
+def get_group_code(session: Session, actor: Principal | None, group_code_id: int) -> GroupCode:
+    group_code = GroupRepository(session).group_code(group_code_id)
+    scope = scope_of(actor)
+    if group_code is None or (
+        scope.only_owner and group_code.owner_promoter_id != scope.owner_promoter_id
+    ):
+        raise GroupCodeNotFound()
+    return group_code
+
+
 def groups_of_code(
     session: Session, actor: Principal | None, group_code_id: int
 ) -> Sequence[WechatGroup]:
@@ -222,6 +232,9 @@ def join_by_code(session: Session, code_text: str, identity: ConsumerIdentity) -
             leave_reason="",
         )
     )
+    from siyu.pool import hooks
+
+    hooks.on_group_joined(session, group.id, consumer.id)
     return JoinResult(group, member, "joined")
 
 
@@ -234,4 +247,7 @@ def leave(session: Session, group_id: int, consumer_id: int, reason: str = "left
     member.leave_reason = reason[:64]
     repository.release_seat(group_id)
     session.flush()
+    from siyu.pool import hooks
+
+    hooks.on_group_left(session, group_id, consumer_id)
     return True

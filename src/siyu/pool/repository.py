@@ -478,6 +478,17 @@ class ContactRepository:
             .execution_options(populate_existing=True)
         )
 
+    def many_for_update(self, contact_ids: Sequence[int]) -> Sequence[Contact]:
+        if not contact_ids:
+            return []
+        return self.session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(contact_ids))
+            .order_by(Contact.id)
+            .with_for_update(of=Contact)
+            .execution_options(populate_existing=True)
+        ).all()
+
     def find(self, consumer_id: int, account_id: int) -> Contact | None:
         return self.session.scalar(
             select(Contact).where(
@@ -694,6 +705,17 @@ class EventRepository:
             .with_for_update(of=ChannelEvent)
             .execution_options(populate_existing=True)
         )
+
+    def many_for_update(self, event_ids: Sequence[int]) -> Sequence[ChannelEvent]:
+        if not event_ids:
+            return []
+        return self.session.scalars(
+            select(ChannelEvent)
+            .where(ChannelEvent.id.in_(event_ids))
+            .order_by(ChannelEvent.id)
+            .with_for_update(of=ChannelEvent)
+            .execution_options(populate_existing=True)
+        ).all()
 
     def by_external(self, backend: str, external_event_id: str) -> ChannelEvent | None:
         return self.session.scalar(

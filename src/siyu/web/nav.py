@@ -45,6 +45,9 @@ _PLATFORM: Final[list[NavGroup]] = [
     (
         "营销",
         [
+            ("/console/campaigns", "裂变活动"),
+            ("/console/scripts", "话术库"),
+            ("/console/flows", "会话流程"),
             ("/console/broadcasts", "群发"),
             ("/console/moments", "朋友圈"),
             ("/console/followups", "跟进"),

@@ -134,6 +134,28 @@ async def composer_preview(request: Request, user: ConsoleUser, session: DbSessi
     )
 
 
+@router.post("/console/broadcasts/plan-preview", response_class=HTMLResponse)
+async def composer_plan_preview(
+    request: Request, user: ConsoleUser, session: DbSession
+) -> Response:
+    """htmx (button): the plan this draft would get — now / later / never with reasons."""
+    form = await request.form()
+    error = ""
+    plan: dict[str, Any] = {}
+    try:
+        plan = service.preview_plan(session, user, _form_data(form)).model_dump(mode="json")
+    except AppError as problem:
+        error = problem.zh
+    except (ValidationError, ValueError):
+        error = "请检查填写的内容。"
+    return render(
+        request,
+        "console/broadcast_plan.html",
+        {**LABELS, "error": error, "plan": plan},
+        user=user,
+    )
+
+
 @router.post("/console/broadcasts", dependencies=[CsrfChecked])
 async def composer_submit(request: Request, user: ConsoleUser, session: DbSession) -> Response:
     form = await request.form()

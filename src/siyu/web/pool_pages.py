@@ -580,6 +580,9 @@ def code_scan(
         )
     if result.account is None:
         return render(request, "h5/code_full.html", {"reason": result.outcome.value})
+    from siyu.web.campaign_pages import note_scan_device
+
+    note_scan_device(request, session, result)
     persona = session.get(Persona, result.account.persona_id) if result.account.persona_id else None
     return render(
         request,

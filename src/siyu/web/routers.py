@@ -56,7 +56,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(compliance_pages.router)
     app.include_router(compliance_api.router, prefix="/api/v1")
     # Regions, tags, segments, contacts and couriers (docs/segments.md).
-    import siyu.segments.hooks  # noqa: F401  (tags from codes, courier binding, releases)
+    import siyu.segments.hooks
     from siyu.regions import routes as regions_api
     from siyu.segments import routes as segments_api
     from siyu.web import segment_pages
@@ -89,8 +89,21 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(analytics_api.router, prefix="/api/v1")
     app.include_router(poster_pages.router)
     app.include_router(analytics_pages.router)
+    # Scripts, conversation flows and conversations (docs/flows.md).
+    from siyu.flows import routes as flows_api
+    from siyu.web import flow_pages
+
+    app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(flow_pages.router)
     # Dashboards (docs/dashboards.md).
     from siyu.web import dashboard_pages
 
     app.include_router(dashboard_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.
+    # Fission campaigns (docs/campaigns.md): hooks into the pool, orders and flow actions.
+    import siyu.campaigns.hooks  # noqa: F401
+    from siyu.campaigns import routes as campaigns_api
+    from siyu.web import campaign_pages
+
+    app.include_router(campaigns_api.router, prefix="/api/v1")
+    app.include_router(campaign_pages.router)

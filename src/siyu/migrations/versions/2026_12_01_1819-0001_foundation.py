@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:55:00.944412
+Create Date: 2026-12-01 18:19:15.198859
 """
 
 from collections.abc import Sequence
@@ -857,6 +857,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "flow",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft", "published", "archived", name="flowstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("draft", sa.JSON(), nullable=False),
+        sa.Column(
+            "current_version_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("versions_count", sa.Integer(), nullable=False),
+        sa.Column("template_key", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_flow_created_by_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow")),
+    )
+    op.create_table(
         "group_code",
         sa.Column("code", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -1139,6 +1176,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release_rule")),
     )
     op.create_table(
+        "script",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column(
+            "persona_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("current_version", sa.Integer(), nullable=False),
+        sa.Column("template_key", sa.String(length=64), nullable=False),
+        sa.Column("archived_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user.id"], name=op.f("fk_script_created_by_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["persona_id"], ["persona.id"], name=op.f("fk_script_persona_id_persona")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script")),
+    )
+    with op.batch_alter_table("script", schema=None) as batch_op:
+        batch_op.create_index("ix_script_category_name", ["category", "name"], unique=False)
+
+    op.create_table(
         "segment",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("description", sa.String(length=500), nullable=False),
@@ -1333,6 +1404,7 @@ def upgrade() -> None:
             "risk_acknowledged_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("risk_acknowledgement", sa.String(length=500), nullable=False),
+        sa.Column("risk_acknowledged_rules", sa.JSON(), nullable=False),
         sa.Column(
             "created_by_user_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -1340,6 +1412,11 @@ def upgrade() -> None:
         ),
         sa.Column("launched_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("styles", sa.JSON(), nullable=False),
+        sa.Column(
+            "release_rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("group_invite_text", sa.String(length=500), nullable=False),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -1358,6 +1435,11 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["group_code_id"], ["group_code.id"], name=op.f("fk_campaign_group_code_id_group_code")
+        ),
+        sa.ForeignKeyConstraint(
+            ["release_rule_id"],
+            ["release_rule.id"],
+            name=op.f("fk_campaign_release_rule_id_release_rule"),
         ),
         sa.ForeignKeyConstraint(
             ["risk_acknowledged_by_user_id"],
@@ -1550,6 +1632,34 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "flow_version",
+        sa.Column("flow_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column(
+            "published_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("published_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flow.id"], name=op.f("fk_flow_version_flow_id_flow")
+        ),
+        sa.ForeignKeyConstraint(
+            ["published_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_flow_version_published_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_version")),
+        sa.UniqueConstraint("flow_id", "version", name=op.f("uq_flow_version_flow_id_version")),
+    )
+    op.create_table(
         "ledger_entry",
         sa.Column(
             "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1584,6 +1694,41 @@ def upgrade() -> None:
             batch_op.f("ix_ledger_entry_transaction_id"), ["transaction_id"], unique=False
         )
 
+    op.create_table(
+        "script_version",
+        sa.Column(
+            "script_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("finding_rule_ids", sa.JSON(), nullable=False),
+        sa.Column("override_reason", sa.String(length=500), nullable=False),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_script_version_created_by_user_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["script_id"], ["script.id"], name=op.f("fk_script_version_script_id_script")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script_version")),
+        sa.UniqueConstraint(
+            "script_id", "version", name=op.f("uq_script_version_script_id_version")
+        ),
+    )
     op.create_table(
         "segment_snapshot",
         sa.Column(
@@ -1841,6 +1986,7 @@ def upgrade() -> None:
         sa.Column("qualified_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rewarded_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("group_joined_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("group_invited_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("first_order_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "id",
@@ -1941,6 +2087,93 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_campaign_reward_tier_campaign_id"), ["campaign_id"], unique=False
         )
+
+    op.create_table(
+        "conversation",
+        sa.Column("flow_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "flow_version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "consumer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("open_key", sa.String(length=48), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "running",
+                "waiting",
+                "handover",
+                "completed",
+                "failed",
+                "cancelled",
+                name="conversationstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("step_id", sa.String(length=40), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("retries", sa.Integer(), nullable=False),
+        sa.Column("reminders_sent", sa.Integer(), nullable=False),
+        sa.Column("waiting_since", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("last_inbound_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_message_text", sa.String(length=200), nullable=False),
+        sa.Column("replies_in_window", sa.Integer(), nullable=False),
+        sa.Column("held", sa.JSON(), nullable=False),
+        sa.Column("error", sa.String(length=500), nullable=False),
+        sa.Column("started_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", siyu.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["operator_account.id"],
+            name=op.f("fk_conversation_account_id_operator_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"], ["consumer.id"], name=op.f("fk_conversation_consumer_id_consumer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contact.id"], name=op.f("fk_conversation_contact_id_contact")
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flow.id"], name=op.f("fk_conversation_flow_id_flow")
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_version_id"],
+            ["flow_version.id"],
+            name=op.f("fk_conversation_flow_version_id_flow_version"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation")),
+        sa.UniqueConstraint("open_key", name=op.f("uq_conversation_open_key")),
+    )
+    with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_conversation_contact_id_status", ["contact_id", "status"], unique=False
+        )
+        batch_op.create_index("ix_conversation_due_at", ["due_at"], unique=False)
+        batch_op.create_index("ix_conversation_flow_id_id", ["flow_id", "id"], unique=False)
 
     op.create_table(
         "coupon_grant",
@@ -2564,6 +2797,45 @@ def upgrade() -> None:
             "ix_contact_release_account_id_released_at", ["account_id", "released_at"], unique=False
         )
         batch_op.create_index("ix_contact_release_contact_id", ["contact_id"], unique=False)
+
+    op.create_table(
+        "conversation_turn",
+        sa.Column(
+            "conversation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("step_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=64), nullable=False),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_conversation_turn_conversation_id_conversation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["channel_event.id"],
+            name=op.f("fk_conversation_turn_event_id_channel_event"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation_turn")),
+        sa.UniqueConstraint(
+            "conversation_id",
+            "event_id",
+            name=op.f("uq_conversation_turn_conversation_id_event_id"),
+        ),
+    )
+    with op.batch_alter_table("conversation_turn", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_conversation_turn_conversation_id_id", ["conversation_id", "id"], unique=False
+        )
 
     op.create_table(
         "followup_rule",
@@ -3550,6 +3822,10 @@ def downgrade() -> None:
 
     op.drop_table("moment_publication")
     op.drop_table("followup_rule")
+    with op.batch_alter_table("conversation_turn", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_turn_conversation_id_id")
+
+    op.drop_table("conversation_turn")
     with op.batch_alter_table("contact_release", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_release_contact_id")
         batch_op.drop_index("ix_contact_release_account_id_released_at")
@@ -3609,6 +3885,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupon_grant_consumer_id"))
 
     op.drop_table("coupon_grant")
+    with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_flow_id_id")
+        batch_op.drop_index("ix_conversation_due_at")
+        batch_op.drop_index("ix_conversation_contact_id_status")
+
+    op.drop_table("conversation")
     with op.batch_alter_table("campaign_reward_tier", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaign_reward_tier_campaign_id"))
 
@@ -3631,11 +3913,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_segment_snapshot_segment_id"))
 
     op.drop_table("segment_snapshot")
+    op.drop_table("script_version")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_transaction_id"))
         batch_op.drop_index("ix_ledger_entry_account_id_id")
 
     op.drop_table("ledger_entry")
+    op.drop_table("flow_version")
     with op.batch_alter_table("coupon_batch", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coupon_batch_product_id"))
         batch_op.drop_index(batch_op.f("ix_coupon_batch_merchant_id"))
@@ -3664,6 +3948,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_segment_owner_promoter_id_id")
 
     op.drop_table("segment")
+    with op.batch_alter_table("script", schema=None) as batch_op:
+        batch_op.drop_index("ix_script_category_name")
+
+    op.drop_table("script")
     op.drop_table("release_rule")
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.drop_index("ix_product_pool")
@@ -3685,6 +3973,7 @@ def downgrade() -> None:
 
     op.drop_table("ledger_transaction")
     op.drop_table("group_code")
+    op.drop_table("flow")
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_referrer_promoter_id")
         batch_op.drop_index("ix_contact_province_code")

@@ -1,0 +1,1 @@
+"""Fission campaigns (裂变活动): docs/campaigns.md."""

@@ -523,6 +523,14 @@ class TestSales:
     def test_channel_filter(self, session: Session, staff: Principal, scene: Scene) -> None:
         board = dashboard.sales(session, staff, wanted(staff, channel="群发"))
         assert (board.total.gmv_fen, board.total.orders) == (8000, 1)
+        # The commission of the broadcast line only (o1: 1000 estimated, 200 refunded).
+        assert [(r.merchant_id, r.gmv_fen, r.commission_fen) for r in board.merchants] == [
+            (scene.merchant_1, 8000, 800)
+        ]
+        binding = dashboard.sales(session, staff, wanted(staff, channel="binding"))
+        assert [(r.merchant_id, r.commission_fen) for r in binding.merchants] == [
+            (scene.merchant_2, 300)
+        ]
         assert [row.channel for row in board.channels] == [
             Channel.BROADCAST,
             *dashboard.rules.CONSUMER_CHANNELS,

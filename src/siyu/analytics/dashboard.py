@@ -238,11 +238,19 @@ def sales(session: Session, actor: Principal, wanted: Filters) -> SalesBoard:
             )
         )
 
-    ledger = repository.commission_by_owner(wanted.days, wanted.merchant_id)
     cost: dict[int, int] = {}
-    for (kind, owner_type, owner_id), amount in ledger.items():
-        if kind == LedgerAccountKind.MERCHANT_PAYABLE and owner_type == LedgerOwnerType.MERCHANT:
-            cost[owner_id] = cost.get(owner_id, 0) - amount
+    for entry in repository.commission_facts(wanted.days, wanted.merchant_id):
+        if (
+            entry.account_kind != LedgerAccountKind.MERCHANT_PAYABLE
+            or entry.owner_type != LedgerOwnerType.MERCHANT
+        ):
+            continue
+        inputs = (entry.attribution, entry.has_link, entry.sub_id)
+        channel = classified.get(inputs)
+        if channel is None:
+            channel = classified[inputs] = rules.order_channel(*inputs)
+        if channel in order_channels:
+            cost[entry.owner_id] = cost.get(entry.owner_id, 0) - entry.amount_fen
     ids_shown = sorted(set(merchant_gmv) | set(cost))
     names = repository.merchant_names(ids_shown)
     merchants = sorted(
@@ -316,11 +324,9 @@ def promoters(session: Session, actor: Principal, wanted: Filters) -> PromoterBo
         gmv[fact.l1_promoter_id] = gmv.get(fact.l1_promoter_id, 0) + fact.gmv_fen
         orders.setdefault(fact.l1_promoter_id, set()).add(fact.order_id)
     commission: dict[int, int] = {}
-    for (_, owner_type, owner_id), amount in repository.commission_by_owner(
-        wanted.days, wanted.merchant_id
-    ).items():
-        if owner_type == LedgerOwnerType.PROMOTER:
-            commission[owner_id] = commission.get(owner_id, 0) + amount
+    for entry in repository.commission_facts(wanted.days, wanted.merchant_id):
+        if entry.owner_type == LedgerOwnerType.PROMOTER:
+            commission[entry.owner_id] = commission.get(entry.owner_id, 0) + entry.amount_fen
     bound = repository.bound_by_promoter(wanted.days) if wanted.merchant_id is None else {}
     recruits: dict[int, list[int]] = {}
     for promoter_id, _, inviter_id in people:

@@ -56,6 +56,18 @@ class LineFact(NamedTuple):
     gmv_fen: int
 
 
+class CommissionFact(NamedTuple):
+    """Net commission entries on one ledger account for lines with the same channel inputs."""
+
+    account_kind: str
+    owner_type: str
+    owner_id: int
+    attribution: str
+    has_link: bool
+    sub_id: str | None
+    amount_fen: int
+
+
 @dataclass(frozen=True)
 class ConsumerFact:
     day: date
@@ -153,40 +165,55 @@ class DashboardRepository:
             for row in self.session.execute(query)
         ]
 
-    def commission_by_owner(
-        self, days: DateRange, merchant_id: int | None
-    ) -> dict[tuple[str, str, int], int]:
+    def commission_facts(self, days: DateRange, merchant_id: int | None) -> list[CommissionFact]:
         """Σ ledger entries of ``commission.*`` transactions correlated to the lines of orders
-        paid in the range, by (account kind, owner type, owner id). A cancelled or refunded
-        line's reversals are included, so its net is what it finally cost."""
+        paid in the range (``correlation_key = 'order_line:<id>'``), by account and by the
+        line's channel inputs (so a channel filter applies to commission too). A cancelled or
+        refunded line's reversals are included, so its net is what it finally cost."""
         start, end = utc_bounds(days)
         key = literal(CORRELATION_PREFIX, String).concat(cast(OrderLine.id, String))
-        lines = (
-            select(key)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(Order.paid_at >= start, Order.paid_at < end)
-        )
-        if merchant_id is not None:
-            lines = lines.where(OrderLine.merchant_id == merchant_id)
+        attribution = cast(OrderLine.attribution_source, String)
+        has_link = OrderLine.link_id.is_not(None)
         query = (
             select(
                 LedgerAccount.kind,
                 LedgerAccount.owner_type,
                 LedgerAccount.owner_id,
+                attribution,
+                has_link,
+                TrackedLink.sub_id,
                 func.sum(LedgerEntry.amount_fen),
             )
-            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-            .where(
-                LedgerTransaction.kind.like(COMMISSION_KIND_PATTERN),
-                LedgerTransaction.correlation_key.in_(lines.scalar_subquery()),
+            .select_from(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .outerjoin(TrackedLink, TrackedLink.id == OrderLine.link_id)
+            .join(
+                LedgerTransaction,
+                and_(
+                    LedgerTransaction.correlation_key == key,
+                    LedgerTransaction.kind.like(COMMISSION_KIND_PATTERN),
+                ),
             )
-            .group_by(LedgerAccount.kind, LedgerAccount.owner_type, LedgerAccount.owner_id)
+            .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+            .where(Order.paid_at >= start, Order.paid_at < end)
+            .group_by(
+                LedgerAccount.kind,
+                LedgerAccount.owner_type,
+                LedgerAccount.owner_id,
+                attribution,
+                has_link,
+                TrackedLink.sub_id,
+            )
         )
-        return {
-            (str(row[0]), str(row[1]), int(row[2])): int(row[3] or 0)
+        if merchant_id is not None:
+            query = query.where(OrderLine.merchant_id == merchant_id)
+        return [
+            CommissionFact(
+                str(row[0]), str(row[1]), int(row[2]), row[3], bool(row[4]), row[5], int(row[6])
+            )
             for row in self.session.execute(query)
-        }
+        ]
 
     def merchant_names(self, ids: Sequence[int] | None = None) -> dict[int, str]:
         query = select(Merchant.id, Merchant.name).order_by(Merchant.id)

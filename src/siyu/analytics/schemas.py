@@ -3,9 +3,11 @@ rounded half up (two places), ``null`` when undefined (nothing to divide by)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from pydantic import BaseModel
 
-from siyu.analytics import rules
+from siyu.analytics import dashboard, rules
 from siyu.analytics.campaigns import CampaignFunnel, GroupRow
 
 
@@ -119,4 +121,252 @@ class FunnelOut(BaseModel):
             districts=[GroupOut.of(row, with_scans=False) for row in funnel.districts],
             accounts=[GroupOut.of(row, with_scans=True) for row in funnel.accounts],
             days=[DayOut(day=row.day.isoformat(), **row.counts) for row in funnel.days],
+        )
+
+
+# --- dashboards (docs/dashboards.md) -------------------------------------------------------
+
+
+class FiltersOut(BaseModel):
+    start: date
+    end: date
+    merchant_id: int | None
+    channel: str | None
+
+    @classmethod
+    def of(cls, value: dashboard.Filters) -> FiltersOut:
+        return cls(
+            start=value.days.start,
+            end=value.days.end,
+            merchant_id=value.merchant_id,
+            channel=None if value.channel is None else value.channel.value,
+        )
+
+
+class FiguresOut(BaseModel):
+    gmv_fen: int
+    orders: int
+    new_consumers: int
+
+    @classmethod
+    def of(cls, value: dashboard.Figures) -> FiguresOut:
+        return cls(gmv_fen=value.gmv_fen, orders=value.orders, new_consumers=value.new_consumers)
+
+
+class ChannelOut(FiguresOut):
+    channel: str
+    label: str
+
+
+class SalesDayOut(FiguresOut):
+    day: date
+    channels: dict[str, FiguresOut]
+
+
+class TierOut(BaseModel):
+    label: str
+    new_consumers: int
+    share: str | None
+
+
+class MerchantShareOut(BaseModel):
+    merchant_id: int
+    name: str
+    gmv_fen: int
+    orders: int
+    commission_fen: int
+    commission_share: str | None
+
+
+class SalesOut(BaseModel):
+    filters: FiltersOut
+    total: FiguresOut
+    commission_fen: int
+    commission_share: str | None
+    lower_tier_share: str | None
+    channels: list[ChannelOut]
+    days: list[SalesDayOut]
+    tiers: list[TierOut] | None
+    merchants: list[MerchantShareOut]
+
+    @classmethod
+    def of(cls, board: dashboard.SalesBoard) -> SalesOut:
+        tiers = None
+        if board.tiers is not None:
+            share = board.tiers
+            tiers = [
+                TierOut(
+                    label=label,
+                    new_consumers=count,
+                    share=rules.Ratio(count, share.total).decimal(),
+                )
+                for label, count in share.counts.items()
+            ]
+        lower = board.lower_share
+        return cls(
+            filters=FiltersOut.of(board.filters),
+            total=FiguresOut.of(board.total),
+            commission_fen=board.commission_fen,
+            commission_share=board.cost_share.decimal(),
+            lower_tier_share=None if lower is None else lower.decimal(),
+            channels=[
+                ChannelOut(
+                    channel=row.channel.value,
+                    label=row.label,
+                    **FiguresOut.of(row.figures).model_dump(),
+                )
+                for row in board.channels
+            ],
+            days=[
+                SalesDayOut(
+                    day=row.day,
+                    channels={
+                        channel.value: FiguresOut.of(figures)
+                        for channel, figures in row.by_channel.items()
+                    },
+                    **FiguresOut.of(row.total).model_dump(),
+                )
+                for row in board.days
+            ],
+            tiers=tiers,
+            merchants=[
+                MerchantShareOut(
+                    merchant_id=row.merchant_id,
+                    name=row.name,
+                    gmv_fen=row.gmv_fen,
+                    orders=row.orders,
+                    commission_fen=row.commission_fen,
+                    commission_share=row.cost_share.decimal(),
+                )
+                for row in board.merchants
+            ],
+        )
+
+
+class PromoterFiguresOut(BaseModel):
+    gmv_fen: int
+    orders: int
+    commission_fen: int
+    bound_consumers: int
+    members: int
+
+    @classmethod
+    def of(cls, value: dashboard.PromoterFigures) -> PromoterFiguresOut:
+        return cls(
+            gmv_fen=value.gmv_fen,
+            orders=value.orders,
+            commission_fen=value.commission_fen,
+            bound_consumers=value.bound,
+            members=value.members,
+        )
+
+
+class PromoterRowOut(BaseModel):
+    promoter_id: int
+    name: str
+    inviter_id: int | None
+    own: PromoterFiguresOut
+    team: PromoterFiguresOut
+    recruit_ids: list[int]
+
+
+class PromotersOut(BaseModel):
+    filters: FiltersOut
+    promoters: list[PromoterRowOut]
+
+    @classmethod
+    def of(cls, board: dashboard.PromoterBoard) -> PromotersOut:
+        return cls(
+            filters=FiltersOut.of(board.filters),
+            promoters=[
+                PromoterRowOut(
+                    promoter_id=row.promoter_id,
+                    name=row.name,
+                    inviter_id=row.inviter_id,
+                    own=PromoterFiguresOut.of(row.own),
+                    team=PromoterFiguresOut.of(row.team),
+                    recruit_ids=row.recruits,
+                )
+                for row in board.rows
+            ],
+        )
+
+
+class CohortOut(BaseModel):
+    week: date
+    consumers: int
+    returned: list[int]
+    rates: list[str | None]
+
+
+class CohortsOut(BaseModel):
+    filters: FiltersOut
+    weeks: int
+    cohorts: list[CohortOut]
+
+    @classmethod
+    def of(cls, board: dashboard.CohortBoard) -> CohortsOut:
+        return cls(
+            filters=FiltersOut.of(board.filters),
+            weeks=board.weeks,
+            cohorts=[
+                CohortOut(
+                    week=cohort.week,
+                    consumers=cohort.consumers,
+                    returned=cohort.returned,
+                    rates=[rules.Ratio(n, cohort.consumers).decimal() for n in cohort.returned],
+                )
+                for cohort in board.cohorts
+            ],
+        )
+
+
+class AccountHealthOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    status: str
+    friends: int
+    max_friends: int
+    fill: str | None
+    adds_today: int
+    adds_cap: int
+    recent_failures: int
+    last_failure_at: datetime | None
+
+
+class FleetOut(BaseModel):
+    today: date
+    by_status: dict[str, int]
+    friends: int
+    capacity: int
+    adds_today: int
+    adds_cap: int
+    accounts: list[AccountHealthOut]
+
+    @classmethod
+    def of(cls, board: dashboard.FleetBoard) -> FleetOut:
+        return cls(
+            today=board.today,
+            by_status={status.value: count for status, count in board.by_status.items()},
+            friends=board.friends,
+            capacity=board.capacity,
+            adds_today=board.adds_today,
+            adds_cap=board.adds_cap,
+            accounts=[
+                AccountHealthOut(
+                    id=row.id,
+                    name=row.name,
+                    kind=row.kind.value,
+                    status=row.status.value,
+                    friends=row.friends,
+                    max_friends=row.max_friends,
+                    fill=row.fill.decimal(),
+                    adds_today=row.adds_today,
+                    adds_cap=row.adds_cap,
+                    recent_failures=row.recent_failures,
+                    last_failure_at=row.last_failure_at,
+                )
+                for row in board.accounts
+            ],
         )

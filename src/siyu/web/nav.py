@@ -54,7 +54,16 @@ _PLATFORM: Final[list[NavGroup]] = [
             ("/console/posters", "海报设计"),
         ],
     ),
-    ("数据", [("/console/analytics/campaigns", "活动分析")]),
+    (
+        "数据",
+        [
+            ("/console/analytics/sales", "渠道与销售"),
+            ("/console/analytics/promoters", "推手排行"),
+            ("/console/analytics/cohorts", "复购分群"),
+            ("/console/analytics/fleet", "运营号健康"),
+            ("/console/analytics/campaigns", "活动分析"),
+        ],
+    ),
 ]
 
 _MERCHANT: Final[list[NavGroup]] = [
@@ -69,6 +78,10 @@ _MERCHANT: Final[list[NavGroup]] = [
         ],
     ),
     ("活动", [("/console/analytics/campaigns", "活动分析"), ("/console/posters", "海报设计")]),
+    (
+        "数据",
+        [("/console/analytics/sales", "销售与佣金"), ("/console/analytics/cohorts", "复购分群")],
+    ),
 ]
 
 _PROMOTER: Final[list[NavGroup]] = [
@@ -85,6 +98,10 @@ _PROMOTER: Final[list[NavGroup]] = [
         ],
     ),
     ("营销", [("/console/broadcasts", "群发")]),
+    (
+        "数据",
+        [("/console/analytics/promoters", "我的团队"), ("/console/analytics/fleet", "运营号健康")],
+    ),
 ]
 
 _ADMIN_EXTRA: Final = [

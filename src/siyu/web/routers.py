@@ -95,6 +95,10 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(flows_api.router, prefix="/api/v1")
     app.include_router(flow_pages.router)
+    # Dashboards (docs/dashboards.md).
+    from siyu.web import dashboard_pages
+
+    app.include_router(dashboard_pages.router)
     # /s/… and /l/… redirects are answered before FastAPI's entry: see siyu.app.SiyuApp.
     # Fission campaigns (docs/campaigns.md): hooks into the pool, orders and flow actions.
     import siyu.campaigns.hooks  # noqa: F401

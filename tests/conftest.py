@@ -262,3 +262,14 @@ def get_user(database: Database, username: str) -> User:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
         return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_snapshots() -> Iterator[None]:
+    """The pool's per-process routing caches hold code and account rows by id; every test has
+    its own database, so a cache left by another test (same ids, other rows) must not leak."""
+    from siyu.pool import snapshots
+
+    snapshots.clear()
+    yield
+    snapshots.clear()

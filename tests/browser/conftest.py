@@ -113,6 +113,9 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
             encryption_key=ENCRYPTION_KEY,
             jobs_backend="embedded",
             jobs_workers=1,
+            # Every browser test logs in from 127.0.0.1 and the limiter's memory store lives for
+            # the whole process: the login limit (tested in tests/auth) would trip across tests.
+            login_rate_limit="1000/minute",
         )
     )
     database = configure_database(settings.resolved_database_url)

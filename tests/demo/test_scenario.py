@@ -202,14 +202,17 @@ class TestDemoFissionJourneys:
                     Conversation.status == ConversationStatus.COMPLETED,
                 )
             ).all()
-            assert len(done) >= 3, trigger
+            journeys = 0
             for conversation in done:
                 participant = session.scalars(
                     select(CampaignParticipant).where(
                         CampaignParticipant.campaign_id == campaign.id,
                         CampaignParticipant.contact_id == conversation.contact_id,
                     )
-                ).one()
+                ).first()
+                if participant is None:
+                    continue  # the district was sold out: told so, invited to the group, done
+                journeys += 1
                 assert participant.rewarded_at is not None
                 assert participant.group_joined_at is not None
                 texts = [
@@ -226,3 +229,4 @@ class TestDemoFissionJourneys:
                 assert texts[0].startswith(("您好", "欢迎")) or "区县" in " ".join(texts[:2])
                 assert any("登记成功" in text for text in texts)
                 assert any("/g/" in text for text in texts)  # the coupon group's link
+            assert journeys >= 3, trigger

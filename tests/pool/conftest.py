@@ -37,11 +37,3 @@ def fleet(database: Database) -> Any:
 
 from tests.promoters.conftest import make_promoter  # noqa: E402, F401  (fixture re-export)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshots() -> Any:
-    from siyu.pool import snapshots
-
-    snapshots.clear()
-    yield
-    snapshots.clear()

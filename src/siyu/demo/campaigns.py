@@ -395,7 +395,7 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
         ):
             summary.journeys += 1
     summary.shipped += _ship_some(session, admin, twin, rng)
-    summary.journeys += _share_journeys(session, admin, share, fission, group_code, seed)
+    summary.journeys += _share_journeys(session, admin, share, fission, group_code, seed, rng)
     return summary
 
 
@@ -406,6 +406,7 @@ def _share_journeys(
     fission: ChannelCode,
     group_code: GroupCode | None,
     seed: int,
+    rng: random.Random,
 ) -> int:
     """The seed's playbook from the poster to the coupon group, on the simulator: new people
     scan the poster's code, the flow greets them, they answer a district and a style number,
@@ -414,7 +415,7 @@ def _share_journeys(
     done = 0
     for index in range(SHARE_JOURNEYS):
         who = ConsumerIdentity(phone=f"1370000{index:04d}", nickname=f"拉杆箱用户{index + 1:02d}")
-        scanned = pool.scan(session, fission.code, who)
+        scanned = pool.scan(session, fission.code, who, None, rng)
         _settle_adds(session)
         contact = scanned.contact
         if contact is None or contact.state != ContactState.CONFIRMED:

@@ -133,6 +133,49 @@ class TestBuilder:
         assert "高风险活动" in response.text
         assert "campaign_share_proof_trigger" in response.text
 
+    def test_poster_preview_renders_the_form_and_decodes(
+        self, client: ConsoleClient, admin: Principal
+    ) -> None:
+        import base64
+        import io
+        import re
+
+        import zxingcpp
+        from PIL import Image
+
+        client.login("admin")
+        assert 'id="poster-panel"' in client.get("/console/campaigns/new").text
+        response = client.submit(
+            "/console/campaigns/poster-preview",
+            {
+                "poster_title": "免费领取拉杆箱",
+                "poster_background": "#c81d25",
+                "qr_x": "390",
+                "qr_y": "1560",
+                "qr_size": "300",
+            },
+        )
+        assert response.status_code == 200
+        found = re.search(r"src=\"data:image/png;base64,([^\"]+)\"", response.text)
+        assert found is not None
+        image = Image.open(io.BytesIO(base64.b64decode(found.group(1))))
+        assert image.size == (1080, 1920)
+        assert image.getpixel((20, 20))[:3] == (0xC8, 0x1D, 0x25)
+        [code] = zxingcpp.read_barcodes(image)
+        assert code.text == "http://127.0.0.1:8000/c/SAMPLE00"
+
+    def test_poster_preview_shows_layout_problems(
+        self, client: ConsoleClient, admin: Principal
+    ) -> None:
+        client.login("admin")
+        response = client.submit(
+            "/console/campaigns/poster-preview", {"qr_x": "1000", "qr_y": "10", "qr_size": "300"}
+        )
+        assert response.status_code == 200
+        assert 'data-testid="poster-error"' in response.text
+        bad = client.submit("/console/campaigns/poster-preview", {"qr_x": "abc"})
+        assert 'data-testid="poster-error"' in bad.text
+
     def test_promoter_refused(
         self, client: ConsoleClient, make_user: Any, make_promoter: Any
     ) -> None:

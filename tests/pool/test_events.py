@@ -224,3 +224,53 @@ class TestRegistry:
                     OutgoingMessage(MessageKind.TEXT, text="hi"),
                     None,
                 )
+
+
+class TestBacklogDrain:
+    """Events whose own job did not run (a worker was down) are drained in batches, once."""
+
+    def test_old_unprocessed_events_are_applied_once_in_batches(
+        self, database: Database, queue: JobQueue
+    ) -> None:
+        from datetime import timedelta
+
+        from siyu.kit.time import travel_to, utc_now
+        from siyu.pool import tasks
+
+        with database.sessions() as session:
+            contacts = [pending_contact(session) for _ in range(3)]  # three accounts
+            stored = [
+                events.receive(
+                    session,
+                    EventIn(
+                        backend="simulator",
+                        external_event_id=f"backlog-{contact.id}",
+                        kind="friend_added",
+                        account_id=contact.account_id,
+                        payload={"contact_id": contact.id},
+                    ),
+                )[0].id
+                for contact in contacts
+            ]
+            session.commit()
+            contact_ids = [contact.id for contact in contacts]
+        # Fresh events are left to their own jobs.
+        tasks.drain_events()
+        with database.sessions() as session:
+            assert session.get_one(Contact, contact_ids[0]).state == ContactState.PENDING
+            assert events.backlog(session) == []
+            assert events.backlog(session, utc_now() + timedelta(minutes=1)) == stored
+        with travel_to(utc_now() + timedelta(minutes=1)):
+            tasks.drain_events()
+        with database.sessions() as session:
+            for contact_id in contact_ids:
+                assert session.get_one(Contact, contact_id).state == ContactState.CONFIRMED
+            rows = session.scalars(select(ChannelEvent).where(ChannelEvent.id.in_(stored))).all()
+            assert all(row.processed_at is not None for row in rows)
+            assert {row.outcome for row in rows} == {"confirmed"}
+        # Their queued jobs run late: nothing happens twice.
+        queue.run_pending()
+        with database.sessions() as session:
+            account_ids = {session.get_one(Contact, c).account_id for c in contact_ids}
+            used = [session.get_one(OperatorAccount, a).friends_used for a in account_ids]
+            assert sum(used) == 3

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -397,3 +397,14 @@ def _message(
     hooks.on_message_received(session, contact, event.id, text)
     session.flush()
     return "opted out" if opts_out else "recorded"
+
+
+BACKLOG_AGE = timedelta(seconds=30)
+BACKLOG_BATCH = 100
+
+
+def backlog(session: Session, now: datetime | None = None) -> list[int]:
+    """Events their own ``pool.process_event`` job has not handled within ``BACKLOG_AGE`` (a
+    worker was down, a burst of replies): the next batch for ``drain_backlog``."""
+    cutoff = (now or utc_now()) - BACKLOG_AGE
+    return EventRepository(session).unprocessed_ids(BACKLOG_BATCH, received_before=cutoff)

@@ -730,15 +730,11 @@ class EventRepository:
         self.session.flush()
         return event
 
-    def unprocessed_ids(self, limit: int) -> list[int]:
-        return list(
-            self.session.scalars(
-                select(ChannelEvent.id)
-                .where(ChannelEvent.processed_at.is_(None))
-                .order_by(ChannelEvent.id)
-                .limit(limit)
-            )
-        )
+    def unprocessed_ids(self, limit: int, received_before: datetime | None = None) -> list[int]:
+        query = select(ChannelEvent.id).where(ChannelEvent.processed_at.is_(None))
+        if received_before is not None:
+            query = query.where(ChannelEvent.received_at < received_before)
+        return list(self.session.scalars(query.order_by(ChannelEvent.id).limit(limit)))
 
 
 class TaskRepository:

@@ -36,4 +36,3 @@ def fleet(database: Database) -> Any:
 
 
 from tests.promoters.conftest import make_promoter  # noqa: E402, F401  (fixture re-export)
-

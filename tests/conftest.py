@@ -265,11 +265,15 @@ def get_user(database: Database, username: str) -> User:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_routing_snapshots() -> Iterator[None]:
-    """The pool's per-process routing caches hold code and account rows by id; every test has
-    its own database, so a cache left by another test (same ids, other rows) must not leak."""
+def _fresh_process_caches() -> Iterator[None]:
+    """Per-process caches keyed by row ids — the pool's routing snapshots, the flow engine's
+    parsed flow versions — are right for one database; every test has its own, so a cache
+    left by another test (same ids, other rows) must not leak into the next."""
+    from siyu.flows import engine
     from siyu.pool import snapshots
 
     snapshots.clear()
+    engine.clear_cache()
     yield
     snapshots.clear()
+    engine.clear_cache()

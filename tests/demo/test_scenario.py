@@ -229,4 +229,22 @@ class TestDemoFissionJourneys:
                 assert texts[0].startswith(("您好", "欢迎")) or "区县" in " ".join(texts[:2])
                 assert any("登记成功" in text for text in texts)
                 assert any("/g/" in text for text in texts)  # the coupon group's link
-            assert journeys >= 3, trigger
+            if journeys < 3:  # say what happened instead (scans, conversation steps)
+                from siyu.models import ChannelScan
+
+                steps = [
+                    (c.status.value, c.step_id, sorted(c.variables))
+                    for c in session.scalars(
+                        select(Conversation).where(Conversation.campaign_id == campaign.id)
+                    )
+                ]
+                scans = [
+                    (scan.outcome.value, scan.reason)
+                    for scan in session.scalars(
+                        select(ChannelScan)
+                        .where(ChannelScan.code_id == campaign.entry_code_id)
+                        .order_by(ChannelScan.id.desc())
+                        .limit(8)
+                    )
+                ]
+                raise AssertionError(f"{trigger}: {journeys} journeys; {steps[-8:]}; {scans}")

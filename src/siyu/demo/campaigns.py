@@ -343,6 +343,9 @@ def load_campaigns_demo(session: Session, admin: Principal, seed: int) -> Campai
             contact_id=added.id,
             district_code=_district_of(session, added),
         )
+        if participant.replied_at is None:
+            # They answered the greeting before joining (the funnel counts replies ≥ joins).
+            participant.replied_at = utc_now()
         participants.append(participant)
         summary.participants += 1
     for index, participant in enumerate(participants):

@@ -28,7 +28,7 @@ from siyu.market.simulation import DayActor, Progress, World, simulate
 from siyu.models import OperatorAccount, Role, User
 
 DAYS = 14
-DEFAULT_SIZE = 3_000
+DEFAULT_SIZE = 2_000
 MARKER_ACCOUNT = "market_spare"  # the market's spare account: present once the market ran
 
 
@@ -61,6 +61,15 @@ def market_start(now: datetime | None = None, days: int = DAYS) -> datetime:
     local = to_shanghai(now or utc_now())
     midnight = datetime(local.year, local.month, local.day, tzinfo=SHANGHAI)
     return (midnight - timedelta(days=days)).astimezone(UTC)
+
+
+def generic_actor_count() -> int:
+    return len(market_actors())
+
+
+def extra_actors() -> list[DayActor]:
+    """What the demo adds to the generic market (the hook for other areas' actors)."""
+    return []
 
 
 def run_market_demo(
@@ -104,4 +113,14 @@ def highlights(world: World, actors: Sequence[DayActor]) -> list[str]:
     ]
 
 
-__all__ = ["DAYS", "DEFAULT_SIZE", "MarketDemo", "market_loaded", "run_market_demo"]
+__all__ = [
+    "DAYS",
+    "DEFAULT_SIZE",
+    "MarketDemo",
+    "demo_admin",
+    "extra_actors",
+    "generic_actor_count",
+    "market_loaded",
+    "market_start",
+    "run_market_demo",
+]

@@ -106,7 +106,7 @@ REFUND_APPROVED: Final = 0.8
 REPURCHASE_DAILY: Final = 0.05  # × REPURCHASE propensity, for buyers with a received order
 COURIER_ACCEPTS: Final = 0.7
 BROADCAST_CLICK: Final = 0.06
-OPT_OUT_SCALE: Final = 1.0
+OPT_OUT_SCALE: Final = 3.0  # × OPT_OUT per marketing message received
 DELETE_SCALE: Final = 0.5
 WITHDRAW_MIN_FEN: Final = 1000
 BROADCAST_TEXT: Final = "{昵称}您好，今日好价已上新，点卡片查看详情。回复 TD 退订。"
@@ -136,6 +136,24 @@ def deterministic_routing() -> Iterator[None]:
         yield
     finally:
         configure(before)
+
+
+def send_broadcast(session: Session, broadcast_id: int, moment: datetime, until: datetime) -> None:
+    """Send a started broadcast's due rows on the simulated clock from ``moment`` to ``until``
+    (what the ``outreach.send_due`` job does, one due row at a time)."""
+    while moment <= until:
+        with travel_to(moment):
+            outcome = outreach.send_next(session, broadcast_id, now=moment)
+            if outcome is not None:
+                continue
+            wait = outreach.seconds_until_next_due(session, broadcast_id)
+        if wait is None:
+            break
+        # Whole seconds from the last moment (the clock ticks while we work; the due times
+        # do not), so the same seed sends at the same moments.
+        moment += timedelta(seconds=max(1, math.ceil(wait)))
+    with travel_to(until):
+        outreach.finish_done(session)
 
 
 def process_events(session: Session) -> None:
@@ -515,23 +533,10 @@ class Broadcasting:
             outreach.start(session, world.admin, broadcast.id)
         state.broadcast_ids.append(broadcast.id)
         with _timed(state, "broadcast"):
-            self._send(session, broadcast.id, moment, world.day_start(day) + timedelta(hours=21))
+            send_broadcast(
+                session, broadcast.id, moment, world.day_start(day) + timedelta(hours=21)
+            )
         self._react(session, world, day, broadcast.id, broadcast.link_id, rng)
-
-    def _send(self, session: Session, broadcast_id: int, moment: datetime, until: datetime) -> None:
-        while moment <= until:
-            with travel_to(moment):
-                outcome = outreach.send_next(session, broadcast_id, now=moment)
-                if outcome is not None:
-                    continue
-                wait = outreach.seconds_until_next_due(session, broadcast_id)
-            if wait is None:
-                break
-            # Whole seconds from the last moment (the clock ticks while we work; the due times
-            # do not), so the same seed sends at the same moments.
-            moment += timedelta(seconds=max(1, math.ceil(wait)))
-        with travel_to(until):
-            outreach.finish_done(session)
 
     def _react(
         self,
@@ -583,7 +588,7 @@ class Broadcasting:
             & (draws[:, 2] > 1 - market.propensity[safe, DELETE] * DELETE_SCALE)
         )
         with _hour(world, day, 11):
-            for row, (contact_id, _consumer) in enumerate(sent):
+            for row in range(len(sent)):
                 person = int(people[row])
                 if clicks[row] and link is not None:
                     with _timed(state, "click"):
@@ -600,7 +605,7 @@ class Broadcasting:
                         continue
                     if leaves[row]:
                         reply(session, contact, "退订", f"market-{day}-optout")
-                        state.opted_out[contact.id] = utc_now().isoformat()
+                        state.opted_out[contact.id] = utc_now()
                         world.stats["opt_outs"] += 1
                     else:
                         remove_friend(session, contact, f"market-{day}")
@@ -675,5 +680,6 @@ __all__ = [
     "deterministic_routing",
     "market_actors",
     "process_events",
+    "send_broadcast",
     "state_of",
 ]

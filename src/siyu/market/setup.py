@@ -133,7 +133,7 @@ class MarketState:
     has_contact: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     removed: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     received: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    opted_out: dict[int, str] = field(default_factory=dict)  # contact id → ISO time of the 退订
+    opted_out: dict[int, datetime] = field(default_factory=dict)  # contact id → when 退订
     broadcast_ids: list[int] = field(default_factory=list)
     # Graph as CSR (both directions): friends of i = neighbours[offsets[i]:offsets[i + 1]].
     offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
@@ -461,15 +461,15 @@ class MarketSetup:
         self.state.segment_id = segment.id
 
 
-# The daily broadcast greets the friends of the last days (a welcome offer), so each friend
-# gets a few broadcasts, not one a day for ever (and the send volume stays bounded).
-RECENT_DAYS: Final = 2
+# The daily broadcast is the new friends' welcome offer (today's friends, RECENT_DAYS = 1):
+# each friend gets it once, not one a day for ever, and the send volume stays bounded.
+RECENT_DAYS: Final = 1
 
 
 def segment_in(code_ids: list[int], after: datetime) -> SegmentIn:
     return SegmentIn(
-        name=f"市场新好友（近 {RECENT_DAYS} 天）",
-        description="近两天扫门店海报、福利海报添加的好友，每天 10:00 群发今日好价（市场模拟）",
+        name="市场新好友" if RECENT_DAYS == 1 else f"市场新好友（近 {RECENT_DAYS} 天）",
+        description="当天扫门店海报、福利海报添加的好友，每天 10:00 群发今日好价（市场模拟）",
         rule=segments.parse_rule(
             {
                 "conditions": [

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
@@ -53,6 +54,7 @@ from siyu.market.setup import (
     MarketSetup,
     MarketState,
     PlacedOrder,
+    build_graph,
     principal_of_promoter,
     segment_in,
 )
@@ -651,6 +653,64 @@ class Payouts:
                         world.stats["paid_out"] += 1
 
 
+def draw_days(world: World, seed: int) -> Counter[str]:
+    """The market's daily draws alone, with NumPy and no services (the baseline of
+    ``bench/demo.py``): the same vectors the actors draw for ``world.days`` days, with every
+    scan counted as a new friend and every buy as a received order. Returns the counts."""
+    market = world.market
+    n = market.consumers
+    offsets, neighbours = build_graph(n, market.edges)
+    propensity = market.propensity
+    found = market.promoters
+    has_contact = np.zeros(n, dtype=np.bool_)
+    received = np.zeros(n, dtype=np.bool_)
+    counts: Counter[str] = Counter()
+    for day in range(world.days):
+        rng = np.random.default_rng([seed, 99, day])
+        free = ~has_contact
+        scans = (rng.random(n) < POSTER_REACH) & free & (rng.random(n) < propensity[:, SCAN])
+        sharers = has_contact & (rng.random(n) < propensity[:, SHARE] * SHARE_TODAY)
+        starts, ends = offsets[:-1][sharers], offsets[1:][sharers]
+        if starts.size:
+            lengths = ends - starts
+            within = np.arange(int(lengths.sum())) - np.repeat(
+                np.cumsum(lengths) - lengths, lengths
+            )
+            friends = neighbours[np.repeat(starts, lengths) + within]
+            invited = friends[
+                (rng.random(friends.size) < propensity[friends, INVITE]) & free[friends]
+            ]
+            scans[invited] = True
+        joins = rng.random(n) < propensity[:, REPLY] * GROUP_JOIN
+        counts["scans"] += int(scans.sum())
+        counts["group_joins"] += int((scans & joins).sum())
+        has_contact |= scans
+        active = rng.random(len(found.kind)) < found.activity * PROMOTER_ACTIVE
+        for index in np.flatnonzero(active).tolist():
+            if found.kind[index] == PromoterKind.KOC:
+                consumer = int(found.consumer[index])
+                audience = neighbours[offsets[consumer] : offsets[consumer + 1]]
+            else:
+                audience = np.flatnonzero(market.place == found.place[index])
+            if audience.size > AUDIENCE_MAX:
+                audience = np.sort(rng.choice(audience, size=AUDIENCE_MAX, replace=False))
+            clicks = audience[rng.random(audience.size) < CLICK]
+            buys = clicks[rng.random(clicks.size) < propensity[clicks, BUY] * BUY_PER_CLICK]
+            counts["clicks"] += int(clicks.size)
+            counts["orders"] += int(buys.size)
+            received[buys] = True
+        recipients = np.flatnonzero(scans)
+        draws = rng.random((recipients.size, 3))
+        counts["broadcast_sent"] += int(recipients.size)
+        counts["broadcast_clicks"] += int((draws[:, 0] < BROADCAST_CLICK).sum())
+        counts["opt_outs"] += int(
+            (draws[:, 2] < propensity[recipients, OPT_OUT] * OPT_OUT_SCALE).sum()
+        )
+        again = received & (rng.random(n) < propensity[:, REPURCHASE] * REPURCHASE_DAILY)
+        counts["repurchases"] += int(again.sum())
+    return counts
+
+
 def market_actors(state: MarketState | None = None) -> list[DayActor]:
     """The generic market, in the order they act each day."""
     shared = state or MarketState()
@@ -678,6 +738,7 @@ __all__ = [
     "LinkSharing",
     "Payouts",
     "deterministic_routing",
+    "draw_days",
     "market_actors",
     "process_events",
     "send_broadcast",

@@ -73,15 +73,15 @@ class TestDraft:
         [{"reach": -1}, {"days": 0}],
     )
     def test_bad_drafts_are_refused(self, values: dict[str, int]) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"reach|day"):
             draft(**values)
 
     def test_negative_caps_and_stock_are_refused(self) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="negative"):
             AccountDraft("a", -1, 10)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="negative"):
             TierDraft("t", 1, 0, -1)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="negative"):
             TierDraft("t", 1, 0, 1, {"360702": -2})
 
     def test_stock_lines_list_the_total_then_the_districts(self) -> None:
@@ -272,7 +272,7 @@ class TestFission:
         plan = draft(
             reach=1_500, invalidation_days=None, behaviour=Behaviour(delete_horizon_days=1)
         )
-        state, days = run(m, plan)
+        state, _days = run(m, plan)
         assert state.totals["removed"] > 0
         assert state.totals["invalidated"] == 0
 

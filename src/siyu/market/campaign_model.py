@@ -556,10 +556,10 @@ def step(
     share_chance = context.share[active] * behaviour.reshare_decay ** since.astype(np.float64)
     shared = active[rng.random(active.shape[0]) < share_chance]
     proofs = _empty()
-    approved = np.empty(0, dtype=np.bool_)
+    approved: BoolArray = np.empty(0, dtype=np.bool_)
     if draft.trigger == CampaignTrigger.SHARE_PROOF:
         proofs = shared
-        approved = rng.random(proofs.shape[0]) * 10_000 < behaviour.approve_bp
+        approved = np.asarray(rng.random(proofs.shape[0]) * 10_000 < behaviour.approve_bp)
         np.add.at(state.progress, proofs[approved], 1)
         totals["proofs"] += int(proofs.shape[0])
         totals["approved"] += int(approved.sum())

@@ -272,3 +272,44 @@ __all__ = [
     "results_of",
     "warnings_of",
 ]
+
+
+# --- labels (Chinese, for the console and the CLI) ----------------------------------------------
+
+METRIC_LABELS: Final = {
+    "reach": "曝光人数",
+    "scans": "扫码次数",
+    "adds": "新增好友",
+    "participants": "参与人数",
+    "qualified": "达标人数",
+    "invites": "邀请人数",
+    "verified": "有效邀请",
+    "rewards": "发放奖励",
+    "cost_fen": "奖励成本（元）",
+    "k_hundredths": "K 值",
+    "cost_per_contact_fen": "获客成本（元/人）",
+}
+
+
+def format_value(metric: str, value: int) -> str:
+    """Money in yuan (from 分), K from hundredths, counts as they are."""
+    if metric in ("cost_fen", "cost_per_contact_fen", "k_hundredths"):
+        whole, rest = divmod(int(value), 100)
+        return f"{whole}.{rest:02d}"
+    return str(int(value))
+
+
+def warning_zh(warning: Mapping[str, Any]) -> str:
+    """'预计第 3 天运营号每日加好友上限用尽（82% 的模拟）' — days are shown from 1."""
+    day = int(warning["median_day"]) + 1
+    share = int(warning["share_bp"])
+    percent = f"{share // 100}%" if share % 100 == 0 else f"{share / 100:.1f}%"
+    kind = warning["kind"]
+    if kind == DAILY_ADDS:
+        what = "运营号每日加好友上限用尽"
+    elif kind == FRIEND_SEATS:
+        what = "运营号好友名额用尽"
+    else:
+        place = f"（{warning['district']}）" if warning.get("district") else ""
+        what = f"奖励“{warning['tier']}”{place}库存发完"
+    return f"预计第 {day} 天{what}（{percent} 的模拟）"

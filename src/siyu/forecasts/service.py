@@ -204,7 +204,7 @@ def create_forecast(
     return ForecastRepository(session).add(
         CampaignForecast(
             campaign_id=campaign.id,
-            created_by_user_id=actor.user_id,
+            created_by_user_id=actor.user_id if actor.user_id > 0 else None,
             reach=params.reach,
             reach_is_total=params.reach_is_total,
             days=draft.days,

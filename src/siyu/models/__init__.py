@@ -1,8 +1,8 @@
 """Every ORM model, imported here so Alembic and the app see one metadata."""
 
-# Tags, segments, releases, city tier overrides, campaigns, forecasts, flows and outreach are imported from
-# their modules (siyu.models.segments, .regions, .campaigns, .flows, .outreach); listed here
-# so the one metadata holds them.
+# Tags, segments, releases, city tier overrides, campaigns, forecasts, flows and outreach are
+# imported from their modules (siyu.models.segments, .regions, .campaigns, .forecasts, .flows,
+# .outreach); listed here so the one metadata holds them.
 from siyu.models import campaigns as _campaigns  # noqa: F401
 from siyu.models import flows as _flows  # noqa: F401
 from siyu.models import followups as _followups  # noqa: F401

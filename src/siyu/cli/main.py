@@ -635,5 +635,10 @@ def demo(
         _serve(settings, host, port, reload=False, workers=1)
 
 
+# siyu forecast (src/siyu/cli/forecast.py)
+from siyu.cli.forecast import forecast as _forecast  # noqa: E402
+
+app.command(name="forecast")(friendly_errors(_forecast))
+
 if __name__ == "__main__":
     app()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 18:29:35.797557
+Create Date: 2026-12-01 20:57:42.387403
 """
 
 from collections.abc import Sequence
@@ -1948,6 +1948,48 @@ def upgrade() -> None:
             "ix_assisted_task_owner_promoter_id_status",
             ["owner_promoter_id", "status"],
             unique=False,
+        )
+
+    op.create_table(
+        "campaign_forecast",
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "created_by_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("reach", sa.Integer(), nullable=False),
+        sa.Column("reach_is_total", sa.Boolean(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("market_size", sa.Integer(), nullable=False),
+        sa.Column("starts_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("draft", sa.JSON(), nullable=False),
+        sa.Column("results", sa.JSON(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_campaign_forecast_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["user.id"],
+            name=op.f("fk_campaign_forecast_created_by_user_id_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_forecast")),
+    )
+    with op.batch_alter_table("campaign_forecast", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_forecast_campaign_id"), ["campaign_id"], unique=False
         )
 
     op.create_table(
@@ -3899,6 +3941,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_campaign_participant_consumer_id"))
 
     op.drop_table("campaign_participant")
+    with op.batch_alter_table("campaign_forecast", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_forecast_campaign_id"))
+
+    op.drop_table("campaign_forecast")
     with op.batch_alter_table("assisted_task", schema=None) as batch_op:
         batch_op.drop_index("ix_assisted_task_owner_promoter_id_status")
         batch_op.drop_index("ix_assisted_task_account_id_status_due_at")

@@ -1,0 +1,156 @@
+"""CampaignActor inside simulate(): the model's draws carried out through the services; the
+campaign analytics (counted from the fact tables) agree with what the actor did."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+import siyu.campaigns.hooks  # noqa: F401  (registers the pool/orders hooks and flow actions)
+from siyu.analytics.campaigns import campaign_funnel
+from siyu.auth.principal import Principal
+from siyu.campaigns import service as campaigns
+from siyu.campaigns.schemas import CampaignIn, TierIn
+from siyu.db import Database, unit_of_work
+from siyu.kit.time import SHANGHAI, to_shanghai, utc_now
+from siyu.market.campaign_model import Behaviour
+from siyu.market.campaign_run import CampaignActor
+from siyu.market.generator import MarketConfig, generate
+from siyu.market.simulation import World, simulate
+from siyu.models import AccountKind, OperatorAccount
+from siyu.models.campaigns import CampaignInventory, CampaignReward, CampaignTrigger, RewardKind
+from siyu.pool import service as pool
+from siyu.pool.schemas import AccountCreate, CodeCreate
+
+DAYS = 4
+
+
+def _start() -> datetime:
+    today = to_shanghai(utc_now()).date()
+    return datetime.combine(today, time(0), tzinfo=SHANGHAI).astimezone(utc_now().tzinfo)
+
+
+def _campaign(admin: Principal, start: datetime, trigger: CampaignTrigger, cap: int) -> int:
+    with unit_of_work() as session:
+        account = pool.create_account(
+            session,
+            None,
+            AccountCreate(
+                name="活动号",
+                kind=AccountKind.PERSONAL_ASSISTED,
+                channel_backend="simulator",
+                passive_adds_per_day=cap,
+            ),
+        )
+        entry = pool.create_code(
+            session, None, CodeCreate(name="免费领取拉杆箱", rule={"account_ids": [account.id]})
+        )
+        campaign = campaigns.create_campaign(
+            session,
+            admin,
+            CampaignIn(
+                name="邀请好友领拉杆箱",
+                trigger=trigger,
+                entry_code_id=entry.id,
+                rules_text="邀请好友添加福利官，即有机会获得拉杆箱一个，数量有限。",
+                styles=["1号款 黑色", "2号款 银色"],
+                starts_at=start - timedelta(hours=1),
+                ends_at=start + timedelta(days=DAYS + 1),
+                invalidation_days=3,
+                tiers=[
+                    TierIn(
+                        name="拉杆箱",
+                        threshold=1,
+                        kind=RewardKind.PHYSICAL,
+                        unit_cost_fen=3500,
+                        total=4,
+                    ),
+                    TierIn(
+                        name="加赠旅行收纳袋",
+                        threshold=2,
+                        kind=RewardKind.PHYSICAL,
+                        unit_cost_fen=800,
+                        is_bonus=True,
+                        total=2,
+                    ),
+                ],
+            ),
+        )
+        reason = "模拟：赞助商坚持分享截图玩法" if trigger == CampaignTrigger.SHARE_PROOF else None
+        campaigns.launch(session, admin, campaign.id, reason)
+        return campaign.id
+
+
+def _run(admin: Principal, trigger: CampaignTrigger, cap: int = 60) -> tuple[World, Any, int]:
+    start = _start()
+    campaign_id = _campaign(admin, start, trigger, cap)
+    market = generate(MarketConfig(consumers=1_500, seed=11))
+    world = World(market=market, admin=admin, seed=5, start=start, days=DAYS)
+    actor = CampaignActor(
+        campaign_id, reach=400, places=(), behaviour=Behaviour(tie_boost=8.0, share_reach=0.8)
+    )
+    simulate(world, [actor])
+    return world, actor, campaign_id
+
+
+class TestCampaignActor:
+    def test_analytics_agree_with_what_the_actor_did(
+        self, database: Database, admin: Principal
+    ) -> None:
+        world, actor, campaign_id = _run(admin, CampaignTrigger.FRIEND_ADD)
+        with unit_of_work() as session:
+            funnel = campaign_funnel(session, admin, campaign_id)
+            totals = funnel.totals
+            assert actor.counts["scans"] > 0
+            assert totals.scans == actor.counts["scans"]
+            assert totals.added == actor.counts["adds"]
+            assert totals.participants == actor.counts["participants"] > 0
+            assert totals.verified <= totals.invites
+            rewards = session.scalars(
+                select(CampaignReward).where(CampaignReward.campaign_id == campaign_id)
+            ).all()
+            assert len(rewards) == actor.counts["rewards"] > 0
+            assert totals.reward_cost_fen == sum(r.cost_fen for r in rewards)
+            # Stock is never exceeded (the services enforce it).
+            for line in session.scalars(
+                select(CampaignInventory).where(CampaignInventory.campaign_id == campaign_id)
+            ):
+                assert line.issued <= line.total
+            # The per-day figures add up to the totals.
+            assert sum(row.counts["scans"] for row in funnel.days) == totals.scans
+            assert sum(row.counts["added"] for row in funnel.days) == totals.added
+            assert sum(row.counts["rewards"] for row in funnel.days) == len(rewards)
+            # People became consumers and contacts of the simulated world.
+            assert len(world.people.consumer_id) >= totals.added
+            assert world.stats["campaign.scans"] == actor.counts["scans"]
+
+    def test_daily_cap_turns_people_away(self, database: Database, admin: Principal) -> None:
+        _world, actor, campaign_id = _run(admin, CampaignTrigger.FRIEND_ADD, cap=5)
+        with unit_of_work() as session:
+            funnel = campaign_funnel(session, admin, campaign_id)
+            assert all(row.counts["added"] <= 5 for row in funnel.days)
+            assert actor.counts["full"] > 0
+            account = session.scalars(select(OperatorAccount)).one()
+            assert account.friends_used <= 5 * DAYS
+
+    def test_share_campaign_uploads_and_reviews_proofs(
+        self, database: Database, admin: Principal
+    ) -> None:
+        _world, actor, campaign_id = _run(admin, CampaignTrigger.SHARE_PROOF)
+        with unit_of_work() as session:
+            from siyu.models.campaigns import CampaignProof
+
+            proofs = session.scalar(
+                select(func.count(CampaignProof.id)).where(CampaignProof.campaign_id == campaign_id)
+            )
+            assert proofs == actor.counts.get("proofs", 0) > 0
+            funnel = campaign_funnel(session, admin, campaign_id)
+            assert funnel.totals.participants == actor.counts["participants"]
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(settings: Any) -> None:
+    """Proof screenshots go to the test's data directory (settings fixture)."""

@@ -12,7 +12,7 @@ figure to watch is ratio = services time ÷ draws time (how much the real code p
 deciding what happens), printed with consumer-days/s, actions/s and the time per action kind.
 
     .venv/bin/python bench/demo.py                 # 3,000 consumers × 14 days
-    .venv/bin/python bench/demo.py --quick         # 600 consumers × 14 days (< 1 minute)
+    .venv/bin/python bench/demo.py --quick         # 1,000 consumers × 14 days (< 1 minute)
     .venv/bin/python bench/demo.py --postgres URL  # also PostgreSQL (an empty database)
 
 Ends with ``demo: ratio=<services ÷ draws> target>0 PASS``.
@@ -144,14 +144,14 @@ def run_draws(args: argparse.Namespace) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="600 consumers")
+    parser.add_argument("--quick", action="store_true", help="1,000 consumers")
     parser.add_argument("--consumers", type=int, help="override the market size")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=20191111)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the draws baseline")
     _common.add_database_arguments(parser)
     args = parser.parse_args()
-    args.consumers = args.consumers or (600 if args.quick else 3_000)
+    args.consumers = args.consumers or (1_000 if args.quick else 3_000)
     print(f"demo: {args.consumers:,} consumers × {args.days} days through the services")
 
     draws = run_draws(args)

@@ -190,3 +190,28 @@ class TestConsole:
         assert 'data-testid="forecast-vs-actual"' in page.text
         assert 'data-testid="actual-adds-0"' in page.text
         assert "实际 2" in page.text
+
+
+class TestListPage:
+    def test_lists_campaigns_and_forecasts(
+        self, client: ConsoleClient, admin: Principal, scene: World
+    ) -> None:
+        forecast = forecasts.create_forecast(
+            scene.session,
+            admin,
+            _campaign_id(scene),
+            forecasts.ForecastParams(reach=100, days=2, runs=2, market_size=500),
+        )
+        scene.session.commit()
+        client.login("admin")
+        page = client.get("/console/forecasts")
+        assert page.status_code == 200
+        assert f'href="/console/campaigns/{_campaign_id(scene)}/forecast"' in page.text
+        assert f'href="/console/forecasts/{forecast.id}"' in page.text
+
+    def test_promoters_may_not_open_it(
+        self, client: ConsoleClient, make_promoter: Any, scene: World
+    ) -> None:
+        promoter = make_promoter("甲", 1)
+        client.login(promoter.principal.username)
+        assert client.get("/console/forecasts").status_code == 403

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from siyu.analytics import campaigns as campaign_analytics
 from siyu.analytics.routes import csv_response
-from siyu.errors import AppError
+from siyu.errors import AppError, PermissionDenied
 from siyu.forecasts import rules
 from siyu.forecasts import service as forecasts
 from siyu.kit.time import ensure_aware, to_shanghai
@@ -83,6 +83,25 @@ def _form(
             "saved": forecasts.list_forecasts(session, user, campaign.id),
         },
         status_code=status_code,
+        user=user,
+    )
+
+
+@router.get("/console/forecasts")
+def forecasts_page(request: Request, user: ConsoleUser, session: DbSession) -> Response:
+    if not user.is_platform and user.merchant_id is None:
+        raise PermissionDenied()
+    visible = campaign_analytics.list_campaigns(session, user)
+    names = {campaign.id: campaign.name for campaign in visible}
+    saved = [f for f in forecasts.list_forecasts(session, user) if f.campaign_id in names]
+    return render(
+        request,
+        "console/forecasts.html",
+        {
+            "campaigns": visible,
+            "forecasts": saved,
+            "names": names,
+        },
         user=user,
     )
 

@@ -57,7 +57,7 @@ def _campaign(admin: Principal, start: datetime, trigger: CampaignTrigger, cap: 
                 entry_code_id=entry.id,
                 rules_text="邀请好友添加福利官，即有机会获得拉杆箱一个，数量有限。",
                 styles=["1号款 黑色", "2号款 银色"],
-                starts_at=start - timedelta(hours=1),
+                starts_at=start,
                 ends_at=start + timedelta(days=DAYS + 1),
                 invalidation_days=3,
                 tiers=[
@@ -154,3 +154,31 @@ class TestCampaignActor:
 @pytest.fixture(autouse=True)
 def _data_dir(settings: Any) -> None:
     """Proof screenshots go to the test's data directory (settings fixture)."""
+
+
+class TestForecastThenRun:
+    def test_a_forecast_made_before_the_run_compares_with_it(
+        self, database: Database, admin: Principal
+    ) -> None:
+        from siyu.forecasts import service as forecasts
+
+        start = _start()
+        campaign_id = _campaign(admin, start, CampaignTrigger.FRIEND_ADD, 60)
+        with unit_of_work() as session:  # as the demo does: inside its unit of work
+            params = forecasts.ForecastParams(reach=400, days=DAYS, runs=10, market_size=1_500)
+            forecast_id = forecasts.create_forecast(session, admin, campaign_id, params).id
+        market = generate(MarketConfig(consumers=1_500, seed=11))
+        world = World(market=market, admin=admin, seed=5, start=start, days=DAYS)
+        simulate(world, [CampaignActor(campaign_id, reach=400, places=())])
+        with unit_of_work() as session:
+            comparison = forecasts.forecast_vs_actual(session, admin, forecast_id)
+            funnel = campaign_funnel(session, admin, campaign_id)
+            assert comparison.has_data
+            # The forecast's first day is the campaign's start (day 0 of the run): the
+            # run's days are all compared, and the last cumulative actual is the total.
+            assert [day.day for day in comparison.days] == list(range(DAYS))
+            last = {row.metric: row.actual for row in comparison.days[-1].rows}
+            assert last["scans"] == funnel.totals.scans
+            assert last["adds"] == funnel.totals.added
+            totals = {row.metric: row.actual for row in comparison.totals}
+            assert totals["participants"] == funnel.totals.participants

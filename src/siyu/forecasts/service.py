@@ -276,14 +276,16 @@ def _actual_totals(funnel: campaign_analytics.CampaignFunnel, rewards: int) -> d
 
 
 def forecast_vs_actual(session: Session, actor: Principal, forecast_id: int) -> ForecastComparison:
-    """Per forecast day (those that have begun): the cumulative band vs the cumulative actual;
+    """Per forecast day (those that have begun or have facts): the cumulative band vs the
+    cumulative actual;
     and the totals vs the actual totals, each flagged inside the P10–P90 band or not."""
     forecast = get_forecast(session, actor, forecast_id)
     funnel = campaign_analytics.campaign_funnel(session, actor, forecast.campaign_id)
     results: dict[str, Any] = forecast.results
     first = to_shanghai(ensure_aware(forecast.starts_at)).date()
-    today = to_shanghai(utc_now()).date()
     by_day = {row.day: row.counts for row in funnel.days}
+    # Days that have begun, or that have facts (a simulated run may be ahead of the clock).
+    today = max([to_shanghai(utc_now()).date(), *by_day])
     metric_key = {"adds": "added"}
     running = dict.fromkeys(rules.ACTUAL_METRICS, 0)
     # Facts before the first forecast day count towards day 0.

@@ -146,3 +146,19 @@ class TestVersusActual:
         assert totals["verified"].actual == 1
         assert totals["k_hundredths"].actual == 100
         assert totals["adds"].inside == rules.inside(2, forecast.results["totals"]["adds"])
+
+
+class TestFirstDay:
+    def test_the_first_day_is_the_campaign_start_unless_given(
+        self, world: World, admin: Principal
+    ) -> None:
+        from datetime import UTC, datetime
+
+        campaign = world.campaign()
+        default = forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        assert default.starts_at == campaign.starts_at
+        moment = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+        params = forecasts.ForecastParams(**{**SMALL.__dict__, "starts_at": moment})
+        assert forecasts.create_forecast(world.session, admin, campaign.id, params).starts_at == (
+            moment
+        )

@@ -87,6 +87,9 @@ class ForecastParams:
     seed: int = DEFAULT_SEED
     market_size: int = DEFAULT_MARKET_SIZE
     reach_is_total: bool = False
+    # The first forecast day starts here (aligns it with a simulated run); None = the
+    # campaign's start, else now.
+    starts_at: datetime | None = None
 
 
 def check_params(params: ForecastParams) -> None:
@@ -211,7 +214,7 @@ def create_forecast(
             runs=params.runs,
             seed=params.seed,
             market_size=params.market_size,
-            starts_at=_start_of(campaign),
+            starts_at=ensure_aware(params.starts_at) if params.starts_at else _start_of(campaign),
             draft=rules.draft_as_json(draft),
             results=rules.results_of(draft, runs),
         )

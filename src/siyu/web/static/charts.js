@@ -78,7 +78,8 @@
       { name: spec.series[0].name, type: "line", data: low, stack: "band", symbol: "none",
         lineStyle: { opacity: 0 }, tooltip: { show: false } },
       { name: "P10–P90", type: "line", data: width, stack: "band", symbol: "none",
-        lineStyle: { opacity: 0 }, areaStyle: { color: "rgba(192, 57, 43, 0.18)" } },
+        color: "rgba(192, 57, 43, 0.35)", lineStyle: { opacity: 0 },
+        areaStyle: { color: "rgba(192, 57, 43, 0.18)" } },
       { name: mid.name, type: "line", data: mid.data, lineStyle: { width: 2 }, color: palette[0] }
     ];
     spec.series.slice(3).forEach(function (series, index) {

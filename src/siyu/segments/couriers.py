@@ -45,6 +45,9 @@ COURIER_SCRIPT = (
 )
 TASK_TITLE = "添加收件客户：{nickname}"
 
+# AssistedTask.source_kind of a courier's add-customer task (source_id = the order).
+COURIER_TASK_SOURCE = "courier_order"
+
 
 def courier_accounts_for(session: Session, region: Region) -> Sequence[OperatorAccount]:
     """Active courier accounts whose territory contains ``region``, least loaded first."""
@@ -128,7 +131,7 @@ def on_order_received(session: Session, order: Order) -> int | None:
             # The pool's assisted backend announces the pending add under this same key, so the
             # courier gets one task, not an extra "accept" one.
             idempotency_key=f"accept:{contact.id}:{contact.added_at.isoformat()}",
-            source_kind="courier_order",
+            source_kind=COURIER_TASK_SOURCE,
             source_id=order.id,
         )
         return task.id

@@ -10,7 +10,7 @@ from siyu.models import Role
 NavGroup = tuple[str, list[tuple[str, str]]]
 
 _PLATFORM: Final[list[NavGroup]] = [
-    ("", [("/console", "概览")]),
+    ("", [("/console", "概览"), ("/console/story", "演示导览")]),
     (
         "商品",
         [

@@ -26,7 +26,7 @@ def draft(**values: object) -> CampaignDraft:
 
 class TestBand:
     def test_nearest_values_of_the_runs(self) -> None:
-        # Position p × (n − 1), rounded to the nearest run (half to even): 0.9 → 1, 4.5 → 4, 8.1 → 8.
+        # Position p × (n − 1), to the nearest run (half to even): 0.9 → 1, 4.5 → 4, 8.1 → 8.
         assert rules.band(list(range(1, 11))) == [2, 5, 9]
         assert rules.band([7]) == [7, 7, 7]
         assert rules.band([]) == [0, 0, 0]

@@ -96,6 +96,31 @@ class TestCreate:
         assert raised.value.zh  # type: ignore[attr-defined]
         assert _count(world.session) == 0
 
+    def test_an_entry_code_without_accounts_cannot_be_forecast(
+        self, world: World, admin: Principal
+    ) -> None:
+        from siyu.models import AccountStatus, OperatorAccount
+
+        campaign = world.campaign()
+        account = world.session.get_one(OperatorAccount, world.account_id)
+        account.status = AccountStatus.RETIRED
+        world.session.flush()
+        with pytest.raises(forecasts.ForecastCampaignEmpty):
+            forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        assert _count(world.session) == 0
+
+    def test_accounts_bring_what_they_have_left(self, world: World, admin: Principal) -> None:
+        from siyu.models import OperatorAccount
+
+        campaign = world.campaign()
+        world.participant(campaign)  # one add today, one seat taken
+        account = world.session.get_one(OperatorAccount, world.account_id)
+        plan = forecasts.draft_from_campaign(world.session, campaign, reach=10)
+        (only,) = plan.accounts
+        assert only.adds_per_day == 500
+        assert only.adds_left_today == 499
+        assert only.seats_left == account.max_friends - 1
+
     def test_unknown_campaign(self, world: World, admin: Principal) -> None:
         with pytest.raises(CampaignNotFound):
             forecasts.create_forecast(world.session, admin, 999_999, SMALL)
@@ -146,3 +171,19 @@ class TestVersusActual:
         assert totals["verified"].actual == 1
         assert totals["k_hundredths"].actual == 100
         assert totals["adds"].inside == rules.inside(2, forecast.results["totals"]["adds"])
+
+
+class TestFirstDay:
+    def test_the_first_day_is_the_campaign_start_unless_given(
+        self, world: World, admin: Principal
+    ) -> None:
+        from datetime import UTC, datetime
+
+        campaign = world.campaign()
+        default = forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        assert default.starts_at == campaign.starts_at
+        moment = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+        params = forecasts.ForecastParams(**{**SMALL.__dict__, "starts_at": moment})
+        assert forecasts.create_forecast(world.session, admin, campaign.id, params).starts_at == (
+            moment
+        )

@@ -33,8 +33,15 @@ def _start() -> datetime:
     return datetime.combine(today, time(0), tzinfo=SHANGHAI).astimezone(utc_now().tzinfo)
 
 
-def _campaign(admin: Principal, start: datetime, trigger: CampaignTrigger, cap: int) -> int:
+def _campaign(
+    admin: Principal, start: datetime, trigger: CampaignTrigger, cap: int, flow: str = ""
+) -> int:
     with unit_of_work() as session:
+        flow_id = None
+        if flow:
+            from siyu.flows import service as flows
+
+            flow_id = flows.install_template(session, admin, flow).id
         account = pool.create_account(
             session,
             None,
@@ -55,9 +62,10 @@ def _campaign(admin: Principal, start: datetime, trigger: CampaignTrigger, cap: 
                 name="邀请好友领拉杆箱",
                 trigger=trigger,
                 entry_code_id=entry.id,
+                flow_id=flow_id,
                 rules_text="邀请好友添加福利官，即有机会获得拉杆箱一个，数量有限。",
                 styles=["1号款 黑色", "2号款 银色"],
-                starts_at=start - timedelta(hours=1),
+                starts_at=start,
                 ends_at=start + timedelta(days=DAYS + 1),
                 invalidation_days=3,
                 tiers=[
@@ -84,9 +92,11 @@ def _campaign(admin: Principal, start: datetime, trigger: CampaignTrigger, cap: 
         return campaign.id
 
 
-def _run(admin: Principal, trigger: CampaignTrigger, cap: int = 60) -> tuple[World, Any, int]:
+def _run(
+    admin: Principal, trigger: CampaignTrigger, cap: int = 60, flow: str = ""
+) -> tuple[World, Any, int]:
     start = _start()
-    campaign_id = _campaign(admin, start, trigger, cap)
+    campaign_id = _campaign(admin, start, trigger, cap, flow)
     market = generate(MarketConfig(consumers=1_500, seed=11))
     world = World(market=market, admin=admin, seed=5, start=start, days=DAYS)
     actor = CampaignActor(
@@ -126,6 +136,14 @@ class TestCampaignActor:
             # People became consumers and contacts of the simulated world.
             assert len(world.people.consumer_id) >= totals.added
             assert world.stats["campaign.scans"] == actor.counts["scans"]
+            # world.people holds confirmed contacts only (deleted ones are forgotten).
+            from siyu.models import Contact, ContactState
+
+            states = {
+                session.get_one(Contact, contact_id).state
+                for contact_id in world.people.contact_id.values()
+            }
+            assert states == {ContactState.CONFIRMED}
 
     def test_daily_cap_turns_people_away(self, database: Database, admin: Principal) -> None:
         _world, actor, campaign_id = _run(admin, CampaignTrigger.FRIEND_ADD, cap=5)
@@ -154,3 +172,47 @@ class TestCampaignActor:
 @pytest.fixture(autouse=True)
 def _data_dir(settings: Any) -> None:
     """Proof screenshots go to the test's data directory (settings fixture)."""
+
+
+class TestWithAFlow:
+    def test_people_answer_the_flow_and_join(self, database: Database, admin: Principal) -> None:
+        _world, actor, campaign_id = _run(admin, CampaignTrigger.FRIEND_ADD, flow="luggage_invite")
+        with unit_of_work() as session:
+            from siyu.models import ChannelMessage
+
+            funnel = campaign_funnel(session, admin, campaign_id)
+            assert funnel.totals.participants == actor.counts["participants"] > 0
+            assert funnel.totals.replied == funnel.totals.participants
+            # The flow greeted the new friends and answered their replies on the simulator.
+            outgoing = session.scalar(
+                select(func.count(ChannelMessage.id)).where(ChannelMessage.direction == "out")
+            )
+            assert (outgoing or 0) >= funnel.totals.added
+
+
+class TestForecastThenRun:
+    def test_a_forecast_made_before_the_run_compares_with_it(
+        self, database: Database, admin: Principal
+    ) -> None:
+        from siyu.forecasts import service as forecasts
+
+        start = _start()
+        campaign_id = _campaign(admin, start, CampaignTrigger.FRIEND_ADD, 60)
+        with unit_of_work() as session:  # as the demo does: inside its unit of work
+            params = forecasts.ForecastParams(reach=400, days=DAYS, runs=10, market_size=1_500)
+            forecast_id = forecasts.create_forecast(session, admin, campaign_id, params).id
+        market = generate(MarketConfig(consumers=1_500, seed=11))
+        world = World(market=market, admin=admin, seed=5, start=start, days=DAYS)
+        simulate(world, [CampaignActor(campaign_id, reach=400, places=())])
+        with unit_of_work() as session:
+            comparison = forecasts.forecast_vs_actual(session, admin, forecast_id)
+            funnel = campaign_funnel(session, admin, campaign_id)
+            assert comparison.has_data
+            # The forecast's first day is the campaign's start (day 0 of the run): the
+            # run's days are all compared, and the last cumulative actual is the total.
+            assert [day.day for day in comparison.days] == list(range(DAYS))
+            last = {row.metric: row.actual for row in comparison.days[-1].rows}
+            assert last["scans"] == funnel.totals.scans
+            assert last["adds"] == funnel.totals.added
+            totals = {row.metric: row.actual for row in comparison.totals}
+            assert totals["participants"] == funnel.totals.participants

@@ -87,6 +87,9 @@ class ForecastParams:
     seed: int = DEFAULT_SEED
     market_size: int = DEFAULT_MARKET_SIZE
     reach_is_total: bool = False
+    # The first forecast day starts here (aligns it with a simulated run); None = the
+    # campaign's start, else now.
+    starts_at: datetime | None = None
 
 
 def check_params(params: ForecastParams) -> None:
@@ -211,7 +214,7 @@ def create_forecast(
             runs=params.runs,
             seed=params.seed,
             market_size=params.market_size,
-            starts_at=_start_of(campaign),
+            starts_at=ensure_aware(params.starts_at) if params.starts_at else _start_of(campaign),
             draft=rules.draft_as_json(draft),
             results=rules.results_of(draft, runs),
         )
@@ -276,14 +279,16 @@ def _actual_totals(funnel: campaign_analytics.CampaignFunnel, rewards: int) -> d
 
 
 def forecast_vs_actual(session: Session, actor: Principal, forecast_id: int) -> ForecastComparison:
-    """Per forecast day (those that have begun): the cumulative band vs the cumulative actual;
+    """Per forecast day (those that have begun or have facts): the cumulative band vs the
+    cumulative actual;
     and the totals vs the actual totals, each flagged inside the P10–P90 band or not."""
     forecast = get_forecast(session, actor, forecast_id)
     funnel = campaign_analytics.campaign_funnel(session, actor, forecast.campaign_id)
     results: dict[str, Any] = forecast.results
     first = to_shanghai(ensure_aware(forecast.starts_at)).date()
-    today = to_shanghai(utc_now()).date()
     by_day = {row.day: row.counts for row in funnel.days}
+    # Days that have begun, or that have facts (a simulated run may be ahead of the clock).
+    today = max([to_shanghai(utc_now()).date(), *by_day])
     metric_key = {"adds": "added"}
     running = dict.fromkeys(rules.ACTUAL_METRICS, 0)
     # Facts before the first forecast day count towards day 0.
@@ -313,12 +318,105 @@ def forecast_vs_actual(session: Session, actor: Principal, forecast_id: int) -> 
     return ForecastComparison(forecast, funnel.campaign, has_data, days, totals)
 
 
+# --- CSV ----------------------------------------------------------------------------------------
+
+TABLES: tuple[str, ...] = ("days", "totals", "tiers", "warnings")
+
+
+class ForecastTableUnknown(ValidationFailed):
+    code = "forecast_table_unknown"
+    message_en = "Unknown table {table!r}: use days, totals, tiers or warnings."
+    message_zh = "没有这张表：{table}。"
+
+
+def _csv(rows: list[list[str]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        # A cell starting with = + - @ would run as a formula in a spreadsheet.
+        writer.writerow([f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in row])
+    return "\ufeff" + buffer.getvalue()  # Excel needs the BOM to read UTF-8 Chinese
+
+
+def export_csv(comparison: ForecastComparison, table: str) -> str:
+    """The result page's tables as CSV (money in yuan, K as a decimal)."""
+    results: dict[str, Any] = comparison.forecast.results
+    label = rules.METRIC_LABELS
+    if table == "days":
+        actual = {day.day: {row.metric: row.actual for row in day.rows} for day in comparison.days}
+        header = ["第几天", "日期"]
+        for metric in rules.DAY_METRICS:
+            header += [f"{label.get(metric, metric)} {p}" for p in ("P10", "中位数", "P90")]
+            if metric in rules.ACTUAL_METRICS:
+                header.append(f"{label[metric]} 实际")
+        first = to_shanghai(ensure_aware(comparison.forecast.starts_at)).date()
+        rows = [header]
+        for entry in results["days"]:
+            day = int(entry["day"])
+            row = [str(day + 1), (first + timedelta(days=day)).isoformat()]
+            for metric in rules.DAY_METRICS:
+                row += [rules.format_value(metric, v) for v in entry[metric]]
+                if metric in rules.ACTUAL_METRICS:
+                    value = actual.get(day, {}).get(metric)
+                    row.append("" if value is None else str(value))
+            rows.append(row)
+        return _csv(rows)
+    if table == "totals":
+        compared = {row.metric: row for row in comparison.totals}
+        rows = [["指标", "P10", "中位数", "P90", "实际", "在区间内"]]
+        for metric, figures in results["totals"].items():
+            row = [label.get(metric, metric), *(rules.format_value(metric, v) for v in figures)]
+            found = compared.get(metric) if comparison.has_data else None
+            row += (
+                [rules.format_value(metric, found.actual), "是" if found.inside else "否"]
+                if found
+                else ["", ""]
+            )
+            rows.append(row)
+        return _csv(rows)
+    if table == "tiers":
+        return _csv(
+            [
+                ["奖励", "门槛", "单位成本（元）", "库存", "发放 P10", "发放中位数", "发放 P90"],
+                *(
+                    [
+                        str(t["name"]),
+                        str(t["threshold"]),
+                        rules.format_value("cost_fen", int(t["unit_cost_fen"])),
+                        str(t["stock"]),
+                        *(str(v) for v in t["issued"]),
+                    ]
+                    for t in results["tiers"]
+                ),
+            ]
+        )
+    if table == "warnings":
+        return _csv(
+            [
+                ["预警", "发生的模拟占比", "中位数天（第几天）"],
+                *(
+                    [
+                        rules.warning_zh(w),
+                        f"{int(w['share_bp']) / 100:.1f}%",
+                        str(int(w["median_day"]) + 1),
+                    ]
+                    for w in results["warnings"]
+                ),
+            ]
+        )
+    raise ForecastTableUnknown(table=table[:40])
+
+
 __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_MARKET_SIZE",
     "DEFAULT_REACH",
     "DEFAULT_RUNS",
     "DEFAULT_SEED",
+    "TABLES",
     "DayComparison",
     "ForecastCampaignEmpty",
     "ForecastComparison",
@@ -328,9 +426,11 @@ __all__ = [
     "ForecastParams",
     "ForecastReachInvalid",
     "ForecastRunsInvalid",
+    "ForecastTableUnknown",
     "check_params",
     "create_forecast",
     "draft_from_campaign",
+    "export_csv",
     "forecast_vs_actual",
     "get_forecast",
     "list_forecasts",

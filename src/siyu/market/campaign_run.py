@@ -131,21 +131,25 @@ class CampaignActor:
         )
         if entry is None:
             return
-        scanned: list[int] = []
+        scanned: list[tuple[int, int]] = []  # (person, pending contact id)
         for person in draws.poster_scans.tolist():
-            if self._scan(session, world, entry.code, person, routing):
-                scanned.append(person)
+            contact_id = self._scan(session, world, entry.code, person, routing)
+            if contact_id is not None:
+                scanned.append((person, contact_id))
         for person, inviter in zip(
             draws.invite_scans.tolist(), draws.invite_scan_inviters.tolist(), strict=True
         ):
             code = self.code_of.get(inviter)
-            if code is not None and self._scan(session, world, code, person, routing):
-                scanned.append(person)
+            contact_id = (
+                self._scan(session, world, code, person, routing) if code is not None else None
+            )
+            if contact_id is not None:
+                scanned.append((person, contact_id))
         self._settle(session)
-        for person in scanned:
-            contact_id = world.people.contact_id.get(person)
-            contact = session.get(Contact, contact_id) if contact_id is not None else None
+        for person, contact_id in scanned:
+            contact = session.get(Contact, contact_id)
             if contact is not None and contact.state == ContactState.CONFIRMED:
+                world.people.note_contact(person, contact.consumer_id, contact.id)
                 self._count(world, "adds")
         self._join(session, world, campaign, draws, day)
         self._proofs(session, world, campaign, draws, day)
@@ -154,16 +158,15 @@ class CampaignActor:
 
     def _scan(
         self, session: Session, world: World, code: str, person: int, routing: random.Random
-    ) -> bool:
+    ) -> int | None:
+        """The person scans; the pending contact's id when they were routed to an account."""
         result = pool.scan(session, code, world.people.identity(person), None, routing)
         self._count(world, "scans")
         if result.scan.consumer_id is not None:
             world.people.note_consumer(person, result.scan.consumer_id)
         if result.contact_id is None:
             self._count(world, "full")
-            return False
-        world.people.note_contact(person, result.scan.consumer_id or 0, result.contact_id)
-        return True
+        return result.contact_id
 
     def _settle(self, session: Session) -> None:
         """What the jobs do after the commit: announce pending adds, process the events."""

@@ -62,6 +62,7 @@ _PLATFORM: Final[list[NavGroup]] = [
             ("/console/analytics/cohorts", "复购分群"),
             ("/console/analytics/fleet", "运营号健康"),
             ("/console/analytics/campaigns", "活动分析"),
+            ("/console/forecasts", "活动预测"),
         ],
     ),
 ]
@@ -77,7 +78,14 @@ _MERCHANT: Final[list[NavGroup]] = [
             ("/console/commissions/costs", "佣金成本"),
         ],
     ),
-    ("活动", [("/console/analytics/campaigns", "活动分析"), ("/console/posters", "海报设计")]),
+    (
+        "活动",
+        [
+            ("/console/analytics/campaigns", "活动分析"),
+            ("/console/forecasts", "活动预测"),
+            ("/console/posters", "海报设计"),
+        ],
+    ),
     (
         "数据",
         [("/console/analytics/sales", "销售与佣金"), ("/console/analytics/cohorts", "复购分群")],

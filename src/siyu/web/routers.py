@@ -107,3 +107,9 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(campaigns_api.router, prefix="/api/v1")
     app.include_router(campaign_pages.router)
+    # Campaign forecasts (docs/forecasting.md).
+    from siyu.forecasts import routes as forecasts_api
+    from siyu.web import forecast_pages
+
+    app.include_router(forecasts_api.router, prefix="/api/v1")
+    app.include_router(forecast_pages.router)

@@ -2,7 +2,7 @@
  * scripts/vendor-assets). The chart's spec is the JSON in the element's data-siyu-chart
  * attribute, written by the Jinja macro in console/_charts.html:
  *
- *   {"kind": "funnel" | "bar" | "hbar" | "line" | "pie",
+ *   {"kind": "funnel" | "bar" | "hbar" | "line" | "pie" | "band",
  *    "title": "…", "categories": ["…"], "series": [{"name": "…", "data": [1, 2]}],
  *    "unit": "人" (optional, shown in tooltips), "empty": "暂无数据" (optional)}
  *
@@ -69,7 +69,48 @@
     };
   }
 
+  /* "band": series[0] = P10, series[1] = P90, series[2] = median, further series (the
+   * actual figures) as dashed lines. The P10–P90 band is drawn as a stacked area. */
+  function band(spec) {
+    var low = spec.series[0].data, high = spec.series[1].data, mid = spec.series[2];
+    var width = high.map(function (value, index) { return value - low[index]; });
+    var lines = [
+      { name: spec.series[0].name, type: "line", data: low, stack: "band", symbol: "none",
+        lineStyle: { opacity: 0 }, tooltip: { show: false } },
+      { name: "P10–P90", type: "line", data: width, stack: "band", symbol: "none",
+        color: "rgba(192, 57, 43, 0.35)", lineStyle: { opacity: 0 },
+        areaStyle: { color: "rgba(192, 57, 43, 0.18)" } },
+      { name: mid.name, type: "line", data: mid.data, lineStyle: { width: 2 }, color: palette[0] }
+    ];
+    spec.series.slice(3).forEach(function (series, index) {
+      lines.push({ name: series.name, type: "line", data: series.data, color: palette[5 + index],
+        lineStyle: { type: "dashed", width: 2 } });
+    });
+    return {
+      tooltip: {
+        trigger: "axis",
+        formatter: function (items) {
+          var index = items[0].dataIndex;
+          var text = items[0].axisValue + "<br>P10–P90：" + low[index] + " – " + high[index] +
+            "<br>" + mid.name + "：" + mid.data[index];
+          spec.series.slice(3).forEach(function (series) {
+            if (series.data[index] !== null && series.data[index] !== undefined) {
+              text += "<br>" + series.name + "：" + series.data[index];
+            }
+          });
+          return text;
+        }
+      },
+      legend: { top: 0, data: ["P10–P90", mid.name].concat(spec.series.slice(3).map(function (s) { return s.name; })) },
+      grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: spec.categories, boundaryGap: false },
+      yAxis: { type: "value", minInterval: 1 },
+      series: lines
+    };
+  }
+
   function optionsFor(spec) {
+    if (spec.kind === "band") { return band(spec); }
     if (spec.kind === "funnel") { return funnel(spec); }
     if (spec.kind === "pie") { return pie(spec); }
     return bars(spec, spec.kind === "hbar");

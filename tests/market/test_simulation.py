@@ -21,7 +21,8 @@ from siyu.auth.principal import Principal
 from siyu.auth.schemas import UserCreate
 from siyu.auth.service import create_user
 from siyu.db import Database, configure_database, unit_of_work
-from siyu.demo.market import market_start, run_market_demo
+from siyu.demo.market import CAMPAIGN_NAME, market_start, run_market_demo
+from siyu.forecasts import service as forecasts
 from siyu.kit.time import shanghai_day, to_shanghai, travel_to
 from siyu.ledger import service as ledger
 from siyu.market.actors import deterministic_routing, market_actors, send_broadcast, state_of
@@ -47,6 +48,8 @@ from siyu.models import (
     Promoter,
     Role,
 )
+from siyu.models.campaigns import Campaign
+from siyu.models.forecasts import CampaignForecast
 from siyu.models.ledger import LedgerAccountKind
 from siyu.models.outreach import BroadcastSend, SendStatus
 from siyu.outreach import service as outreach
@@ -331,3 +334,38 @@ class TestTwoWeeks:
 
         # The demo does not simulate a second time on a database that has the market.
         assert run_market_demo(admin, size=CONFIG.consumers) is None
+
+
+class TestDemoMarket:
+    def test_the_demo_forecasts_its_campaign_then_runs_it(
+        self, database: Database, queue: Any, settings: Any
+    ) -> None:
+        admin = _admin()
+        outcome = run_market_demo(admin, size=400, seed=3)
+        assert outcome is not None
+        assert len(outcome.highlights) == 5
+        with database.sessions() as session:
+            forecast = session.scalars(select(CampaignForecast)).one()
+            campaign = session.get_one(Campaign, forecast.campaign_id)
+            assert campaign.name == CAMPAIGN_NAME
+            # Made before the run: on day 0, before the market's first hour.
+            assert forecast.created_at <= outcome.world.day_start(0) + timedelta(hours=9)
+            comparison = forecasts.forecast_vs_actual(session, admin, forecast.id)
+            assert comparison.has_data
+            actual = {row.metric: row.actual for row in comparison.totals}
+            assert actual["scans"] == outcome.world.stats["campaign.scans"] > 0
+            assert actual["adds"] == outcome.world.stats["campaign.adds"]
+            # The campaign's friends tell where they live too (all but the last day's).
+            board = dashboard.sales(
+                session,
+                admin,
+                dashboard.filters(
+                    admin,
+                    shanghai_day(outcome.world.start).isoformat(),
+                    (shanghai_day(outcome.world.start) + timedelta(days=DAYS - 1)).isoformat(),
+                ),
+            )
+            assert board.tiers is not None
+            unknown = board.tiers.total - board.tiers.known
+            assert unknown <= outcome.world.stats["campaign.adds"] // 2
+        assert run_market_demo(admin, size=400, seed=3) is None

@@ -263,6 +263,7 @@ class Acquisition:
             for _person, contact_id in added:
                 pool.announce_pending(session, contact_id)
             process_events(session)
+        self._record_places(session, world)
         for person, contact_id in added:
             contact = session.get(Contact, contact_id)
             if contact is None or contact.state != ContactState.CONFIRMED:
@@ -277,6 +278,21 @@ class Acquisition:
                     )
                 if joined.outcome == "joined":
                     world.stats["group_joins"] += 1
+
+    def _record_places(self, session: Session, world: World) -> None:
+        """Friends other actors made (a campaign's) answer where they live too."""
+        state = self.state
+        with _timed(state, "scan"):
+            for person, contact_id in sorted(world.people.contact_id.items()):
+                if contact_id in state.regioned:
+                    continue
+                state.regioned.add(contact_id)
+                contact = session.get(Contact, contact_id)
+                if contact is None or contact.city_code or contact.district_code:
+                    continue
+                pool.set_contact_region(
+                    session, world.admin, contact_id, world.market.region_code(person)
+                )
 
     def _scan(
         self, session: Session, world: World, person: int, code: str, state_raw: str | None
@@ -299,6 +315,7 @@ class Acquisition:
             pool.set_contact_region(
                 session, world.admin, result.contact_id, world.market.region_code(person)
             )
+        state.regioned.add(result.contact_id)
         return result.contact_id
 
     def _personal_code(self, session: Session, world: World, sharer: int, city: int) -> str | None:

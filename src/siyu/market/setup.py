@@ -133,6 +133,7 @@ class MarketState:
     has_contact: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     removed: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     received: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    regioned: set[int] = field(default_factory=set)  # contacts whose place is recorded
     opted_out: dict[int, datetime] = field(default_factory=dict)  # contact id → when 退订
     broadcast_ids: list[int] = field(default_factory=list)
     # Graph as CSR (both directions): friends of i = neighbours[offsets[i]:offsets[i + 1]].

@@ -152,3 +152,29 @@ class TestHelpers:
         assert promoter_phone(PromoterKind.KOC, 3, 42) == phone_of(42) == "19000000042"
         assert promoter_phone(PromoterKind.STAFF, 3, -1) == "17000000003"
         assert promoter_phone(PromoterKind.COURIER, 12, -1) == "17000000012"
+
+
+class TestCodeCache:
+    def test_an_expired_cached_code_is_read_again(self, database: Database) -> None:
+        from siyu.pool import snapshots
+
+        with database.sessions() as session:
+            code = make_code(session, rule={"account_ids": [make_account(session).id]})
+            session.commit()
+            text = code.code
+        loads: list[int] = []
+
+        def load(session: Session) -> Any:
+            loads.append(1)
+            return service.public_code(session, text)
+
+        with database.sessions() as first:
+            cached = snapshots.code("db", text, 60.0, lambda: load(first))
+            assert snapshots.code("db", text, 60.0, lambda: load(first)) is cached
+            assert len(loads) == 1
+            first.expire_all()  # what a settlement in the same unit of work does
+        with database.sessions() as second:
+            fresh = snapshots.code("db", text, 60.0, lambda: load(second))
+            assert len(loads) == 2
+            assert fresh is not cached
+            assert fresh.code == text

@@ -21,7 +21,7 @@ from siyu.auth.principal import Principal
 from siyu.auth.schemas import UserCreate
 from siyu.auth.service import create_user
 from siyu.db import Database, configure_database, unit_of_work
-from siyu.demo.market import CAMPAIGN_NAME, market_start, run_market_demo
+from siyu.demo.market import CAMPAIGN_NAME, generic_actor_count, market_start, run_market_demo
 from siyu.forecasts import service as forecasts
 from siyu.kit.time import shanghai_day, to_shanghai, travel_to
 from siyu.ledger import service as ledger
@@ -341,9 +341,17 @@ class TestDemoMarket:
         self, database: Database, queue: Any, settings: Any
     ) -> None:
         admin = _admin()
-        outcome = run_market_demo(admin, size=400, seed=3)
+        calls: list[tuple[int, int, str]] = []
+        outcome = run_market_demo(
+            admin, size=400, seed=3, progress=lambda *call: calls.append(call)
+        )
         assert outcome is not None
         assert len(outcome.highlights) == 5
+        # The CLI's bar: one step per actor and day, each day closed with an empty label.
+        steps = [call for call in calls if call[2]]
+        assert len(steps) == DAYS * generic_actor_count()
+        assert [call for call in calls if not call[2]] == [(d + 1, DAYS, "") for d in range(DAYS)]
+        assert {label for _day, _days, label in steps} >= {"扫码加好友", "群发", "裂变活动"}
         with database.sessions() as session:
             forecast = session.scalars(select(CampaignForecast)).one()
             campaign = session.get_one(Campaign, forecast.campaign_id)

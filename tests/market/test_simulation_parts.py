@@ -146,6 +146,12 @@ class TestHelpers:
         assert market_start(now) == datetime(2026, 11, 17, 16, 0, tzinfo=UTC)
         assert market_start(now, days=1) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
 
+    def test_the_cli_default_is_the_demo_default(self) -> None:
+        from siyu.cli.main import DEMO_MARKET_SIZE
+        from siyu.demo.market import DEFAULT_SIZE
+
+        assert DEMO_MARKET_SIZE == DEFAULT_SIZE
+
     def test_promoter_phones_never_clash_with_consumers(self) -> None:
         from siyu.market.generator import PromoterKind
 

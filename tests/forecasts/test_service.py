@@ -187,3 +187,32 @@ class TestFirstDay:
         assert forecasts.create_forecast(world.session, admin, campaign.id, params).starts_at == (
             moment
         )
+
+
+class TestWarningTexts:
+    def test_districts_by_name(self, world: World, admin: Principal) -> None:
+        campaign = world.campaign()
+        forecast = forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        forecast.results = {
+            **forecast.results,
+            "warnings": [
+                {
+                    "kind": "stock",
+                    "tier": "拉杆箱",
+                    "district": GANZHOU,
+                    "share_bp": 6000,
+                    "median_day": 3,
+                },
+                {
+                    "kind": "stock",
+                    "tier": "拉杆箱",
+                    "district": "999999",
+                    "share_bp": 100,
+                    "median_day": 4,
+                },
+            ],
+        }
+        assert forecasts.warning_texts(forecast) == [
+            "预计第 4 天奖励“拉杆箱”（江西省赣州市章贡区）库存发完（60% 的模拟）",
+            "预计第 5 天奖励“拉杆箱”（999999）库存发完（1% 的模拟）",
+        ]

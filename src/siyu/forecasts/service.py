@@ -130,7 +130,8 @@ def draft_from_campaign(
 ) -> CampaignDraft:
     """The campaign as the model sees it: its tiers with the stock left (total and per
     district), the entry code's accounts with today's adds and the seats they have left, its
-    districts (where the poster is shown; none = everywhere), duration and invalidation."""
+    districts (where the poster is shown; without district stock, the regions the entry code
+    routes; none = everywhere), duration and invalidation."""
     lines = campaigns.inventory_of(session, campaign)
     tiers = []
     for tier in campaigns.tiers_of(session, campaign):
@@ -161,7 +162,8 @@ def draft_from_campaign(
         days=days or campaign_days(campaign),
         tiers=tuple(tiers),
         accounts=tuple(accounts),
-        places=tuple(campaigns.campaign_districts(session, campaign)),
+        places=tuple(campaigns.campaign_districts(session, campaign))
+        or ForecastRepository(session).entry_places(campaign.entry_code_id),
         invalidation_days=campaign.invalidation_days,
     )
 

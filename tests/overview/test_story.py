@@ -28,6 +28,7 @@ KEYS = [
     "commissions",
     "payout",
     "dashboards",
+    "forecast",
 ]
 
 

@@ -43,6 +43,7 @@ from siyu.models.campaigns import (
     ReferralStatus,
 )
 from siyu.models.flows import Conversation, ConversationStatus
+from siyu.models.forecasts import CampaignForecast
 from siyu.models.moments import MomentColumn, MomentPublication, PublicationStatus
 from siyu.models.outreach import Broadcast, BroadcastSend, BroadcastStatus, SendStatus
 from siyu.segments.couriers import COURIER_TASK_SOURCE
@@ -251,3 +252,11 @@ class StoryRepository:
             )
         ).one()
         return int(row[0]), int(row[1])
+
+    def forecasts(self) -> int:
+        return self._count(CampaignForecast)
+
+    def latest_forecast(self) -> int | None:
+        return self.session.scalar(
+            select(CampaignForecast.id).order_by(CampaignForecast.id.desc()).limit(1)
+        )

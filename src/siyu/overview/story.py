@@ -261,6 +261,22 @@ def story(session: Session, actor: Principal) -> list[StoryStep]:
             ],
         )
     )
+    forecast = r.latest_forecast()
+    steps.append(
+        StoryStep(
+            "forecast",
+            "15. 下一场活动，先预测再花钱",
+            "十万人的活动不能盲目上线：先估计能带来多少好友、要发多少奖品、哪天名额或号会先用完。",
+            "「活动预测」在模拟市场上把活动跑几百次，给出区间和用尽预警；活动跑完后对比预测与实际。",
+            [Figure("预测", _n(r.forecasts()))],
+            [Link("活动预测", "/console/forecasts")]
+            + (
+                [Link("最近一次预测与实际", f"/console/forecasts/{forecast}")]
+                if forecast is not None
+                else []
+            ),
+        )
+    )
     return steps
 
 

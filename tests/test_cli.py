@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -233,24 +234,64 @@ class TestWorker:
         assert "siyu migrate" in result.stderr
 
 
+# The CLI tests simulate a small market (the default size takes about a minute on 2 cores).
+SMALL_MARKET = ("--size", "150")
+
+
 class TestDemo:
     def test_loads_twice_without_duplicates(self, tmp_path: Path) -> None:
         data_dir = tmp_path / "demo"
+        outputs = []
         for _ in range(2):
-            result = run("demo", "--no-serve", "--data-dir", str(data_dir))
+            result = run("demo", "--no-serve", "--data-dir", str(data_dir), *SMALL_MARKET)
             assert result.exit_code == 0, result.output
             assert "http://127.0.0.1:8000" in result.stdout
             assert "admin" in result.stdout
             assert "siyu-demo" in result.stdout
+            outputs.append(result.stdout)
         admins = [row for row in users(f"sqlite:///{data_dir / 'siyu.db'}") if row[0] == "admin"]
         assert admins == [("admin", Role.ADMIN, admins[0][2])]
+        # The market ran once, on top of the scripted demo, and is not simulated again.
+        assert "模拟市场：150 位消费者" in outputs[0]
+        assert "模拟市场已存在，未重复模拟。" not in outputs[0]
+        assert "模拟市场已存在，未重复模拟。" in outputs[1]
+        assert "模拟市场：" not in outputs[1]
+        with sqlite3.connect(data_dir / "siyu.db") as connection:
+            (spares,) = connection.execute(
+                "SELECT count(*) FROM operator_account WHERE external_id = 'market_spare'"
+            ).fetchone()
+        assert spares == 1
+
+    def test_size_zero_loads_only_the_scripted_demo(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "demo"
+        result = run("demo", "--no-serve", "--data-dir", str(data_dir), "--size", "0")
+        assert result.exit_code == 0, result.output
+        assert "模拟市场" not in result.stdout
+        with sqlite3.connect(data_dir / "siyu.db") as connection:
+            (accounts,) = connection.execute(
+                "SELECT count(*) FROM operator_account WHERE external_id LIKE 'market_%'"
+            ).fetchone()
+        assert accounts == 0
+
+    def test_refuses_a_negative_size(self, tmp_path: Path) -> None:
+        result = run("demo", "--no-serve", "--data-dir", str(tmp_path / "d"), "--size", "-1")
+        assert result.exit_code == 2
+        assert not (tmp_path / "d" / "siyu.db").exists()
 
     def test_uses_sqlite_in_its_data_dir_whatever_the_environment_says(
         self, tmp_path: Path
     ) -> None:
         env = {"SIYU_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
         result = run(
-            "demo", "--no-serve", "--data-dir", str(tmp_path / "d"), "--port", "8123", env=env
+            "demo",
+            "--no-serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--port",
+            "8123",
+            "--size",
+            "0",
+            env=env,
         )
         assert result.exit_code == 0, result.output
         assert "http://127.0.0.1:8123" in result.stdout
@@ -258,7 +299,7 @@ class TestDemo:
 
     def test_reset_starts_from_an_empty_database(self, tmp_path: Path) -> None:
         data_dir = tmp_path / "demo"
-        assert run("demo", "--no-serve", "--data-dir", str(data_dir)).exit_code == 0
+        assert run("demo", "--no-serve", "--data-dir", str(data_dir), "--size", "0").exit_code == 0
         created = run(
             "--data-dir",
             str(data_dir),
@@ -269,7 +310,7 @@ class TestDemo:
             "x" * 9,
         )
         assert created.exit_code == 0, created.output
-        result = run("demo", "--no-serve", "--reset", "--data-dir", str(data_dir))
+        result = run("demo", "--no-serve", "--reset", "--data-dir", str(data_dir), "--size", "0")
         assert result.exit_code == 0, result.output
         assert "extra" not in [row[0] for row in users(f"sqlite:///{data_dir / 'siyu.db'}")]
 
@@ -290,7 +331,15 @@ class TestEntryPoint:
             key: value for key, value in os.environ.items() if not key.startswith("SIYU_")
         }
         process = subprocess.Popen(
-            [str(script), "demo", "--data-dir", str(tmp_path / "d"), "--port", str(port)],
+            [
+                str(script),
+                "demo",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--port",
+                str(port),
+                *SMALL_MARKET,
+            ],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -479,6 +479,51 @@ def _reset_demo(data_dir: Path) -> None:
     shutil.rmtree(data_dir / "uploads", ignore_errors=True)
 
 
+# The default market: the whole `siyu demo --no-serve` stays well under 2 minutes on 2 cores
+# (docs/market.md has the timings).
+DEMO_MARKET_SIZE = 2_000
+
+
+def _simulate_market(size: int) -> list[str]:
+    """Two weeks of the synthetic market on top of the committed scripted demo, with a
+    progress bar (days × actors); nothing when the database already has the market."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from siyu.db import unit_of_work
+    from siyu.demo import market
+
+    if size <= 0:
+        return []
+    with unit_of_work() as session:
+        if market.market_loaded(session):
+            return ["模拟市场已存在，未重复模拟。"]
+        admin = market.demo_admin(session)
+    extra = market.extra_actors()
+    steps = market.DAYS * (market.generic_actor_count() + len(extra))
+    with Progress(
+        TextColumn("[bold]模拟市场[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("准备中", total=steps)
+
+        def progress(day: int, days: int, label: str) -> None:
+            if label:
+                bar.update(task, advance=1, description=f"第 {day + 1}/{days} 天 · {label}")
+
+        outcome = market.run_market_demo(admin, size=size, progress=progress, extra_actors=extra)
+    return outcome.highlights if outcome is not None else ["模拟市场已存在，未重复模拟。"]
+
+
 def _demo_logins(result: Any) -> list[tuple[str, str, str]]:
     """``load_demo`` returns the logins, or an object with ``.logins``."""
     logins: Iterable[Sequence[str]] = getattr(result, "logins", result) or []
@@ -537,8 +582,18 @@ def demo(
     reset: Annotated[
         bool, typer.Option("--reset", help="先删除已有演示数据库 (start from an empty database).")
     ] = False,
+    size: Annotated[
+        int,
+        typer.Option(
+            "--size",
+            min=0,
+            max=1_000_000,
+            help="模拟市场的消费者人数，0 = 不模拟 (market consumers to simulate; 0 = none).",
+        ),
+    ] = DEMO_MARKET_SIZE,
 ) -> None:
-    """一条命令体验：SQLite 建库、载入演示数据并启动控制台 (load the demo and serve it)."""
+    """一条命令体验：SQLite 建库、载入演示数据、模拟两周市场并启动控制台 (load the demo,
+    simulate two weeks of a synthetic market, serve it)."""
     from siyu.db import unit_of_work
     from siyu.jobs import configure_queue
 
@@ -562,10 +617,11 @@ def demo(
 
     with unit_of_work() as session:
         result = load_demo(session)
+    market_lines = _simulate_market(size)
 
     location = escape(str(directory.resolve()))
     console.print(f"[green]✓[/] 演示数据已就绪 demo loaded · 数据目录 data: {location}")
-    for line in getattr(result, "highlights", None) or []:
+    for line in [*(getattr(result, "highlights", None) or []), *market_lines]:
         console.print(f"  • {escape(str(line))}")
     table = Table(title="演示账号 Demo logins", title_justify="left")
     table.add_column("角色 Role")

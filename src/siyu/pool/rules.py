@@ -283,7 +283,7 @@ def order_candidates(
         return after + [account_id for account_id in ids if account_id <= last_account_id]
     if strategy == RoutingStrategy.WEIGHTED:
         keyed: list[tuple[int, float, int]] = []
-        for account in accounts:
+        for account in sorted(accounts, key=lambda account: account.id):
             weight = (weights or {}).get(account.id, account.weight)
             draw = rng.random()
             if weight > 0:
@@ -291,7 +291,10 @@ def order_candidates(
             else:
                 keyed.append((1, draw, account.id))
         return [account_id for _group, _key, account_id in sorted(keyed)]
-    jittered = [(_load(account), rng.random(), account.id) for account in accounts]
+    # Draws in id order (the SQL window comes in random order): the same candidates and the
+    # same seeded generator give the same order (simulations are deterministic for a seed).
+    by_id = sorted(accounts, key=lambda account: account.id)
+    jittered = [(_load(account), rng.random(), account.id) for account in by_id]
     return [account_id for _load_value, _draw, account_id in sorted(jittered)]
 
 

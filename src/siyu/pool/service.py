@@ -987,3 +987,29 @@ def list_contacts(
     return ContactRepository(session).listing(
         page, scope.owner_promoter_id, scope.only_owner, account_id
     )
+
+
+def set_contact_region(
+    session: Session, actor: Principal | None, contact_id: int, region_code: str
+) -> Contact:
+    """Record where a contact lives (the district they answered, an address they gave): the
+    province, city and district codes of ``region_code`` (a district or a city without
+    districts). Overwrites what was recorded before; an unknown code is refused."""
+    from siyu.regions import service as regions
+    from siyu.regions.rules import RegionLevel
+
+    contact = get_contact(session, actor, contact_id)
+    code = _check_region("region_code", region_code)
+    if not code or code not in regions.regions().regions:
+        raise RegionCodeInvalid(field="region_code", field_zh="地区编码")
+    province = city = district = ""
+    for item in regions.regions().path(code):
+        if item.level == RegionLevel.PROVINCE:
+            province = item.code
+        elif item.level == RegionLevel.CITY:
+            city = item.code
+        else:
+            district = item.code
+    contact.province_code, contact.city_code, contact.district_code = province, city, district
+    session.flush()
+    return contact

@@ -88,7 +88,7 @@ def code(database_url: str, text: str, ttl: float, load: Callable[[], Any]) -> A
     now = time.monotonic()
     with _lock:
         entry = _codes.get(key)
-        if entry is not None and now - entry[0] < ttl:
+        if entry is not None and now - entry[0] < ttl and _usable(entry[1]):
             return entry[1]
     value = load()
     if value is not None:
@@ -97,6 +97,19 @@ def code(database_url: str, text: str, ttl: float, load: Callable[[], Any]) -> A
                 _codes.clear()
             _codes[key] = (now, value)
     return value
+
+
+def _usable(value: Any) -> bool:
+    """A cached row whose attributes were expired (``session.expire_all`` in the session that
+    loaded it, e.g. a settlement in the same unit of work) cannot be read once that session
+    is closed: read it again instead."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import NoInspectionAvailable
+
+    try:
+        return not inspect(value).expired_attributes
+    except NoInspectionAvailable:
+        return True
 
 
 def forget_codes() -> None:

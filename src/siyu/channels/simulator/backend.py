@@ -152,8 +152,23 @@ def reply(session: Session, contact: Contact, text: str, key: str) -> None:
     )
 
 
+def remove_friend(session: Session, contact: Contact, key: str) -> None:
+    """A simulated person deletes the account (删除好友): a friend-removed event, as a real
+    backend's callback would report it."""
+    events.receive(
+        session,
+        EventIn(
+            backend=NAME,
+            external_event_id=f"removed-by-person:{contact.id}:{key}",
+            kind=EventKind.FRIEND_REMOVED.value,
+            account_id=contact.account_id,
+            payload={"contact_id": contact.id, "reason": "deleted_by_person"},
+        ),
+    )
+
+
 def build() -> ChannelBackend:
     return SimulatorBackend()
 
 
-__all__ = ["MessageKind", "SimulatorBackend", "build", "reply"]
+__all__ = ["MessageKind", "SimulatorBackend", "build", "remove_friend", "reply"]

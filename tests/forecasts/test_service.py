@@ -187,3 +187,56 @@ class TestFirstDay:
         assert forecasts.create_forecast(world.session, admin, campaign.id, params).starts_at == (
             moment
         )
+
+
+class TestWarningTexts:
+    def test_districts_by_name(self, world: World, admin: Principal) -> None:
+        campaign = world.campaign()
+        forecast = forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        forecast.results = {
+            **forecast.results,
+            "warnings": [
+                {
+                    "kind": "stock",
+                    "tier": "拉杆箱",
+                    "district": GANZHOU,
+                    "share_bp": 6000,
+                    "median_day": 3,
+                },
+                {
+                    "kind": "stock",
+                    "tier": "拉杆箱",
+                    "district": "999999",
+                    "share_bp": 100,
+                    "median_day": 4,
+                },
+            ],
+        }
+        assert forecasts.warning_texts(forecast) == [
+            "预计第 4 天奖励“拉杆箱”（江西省赣州市章贡区）库存发完（60% 的模拟）",
+            "预计第 5 天奖励“拉杆箱”（999999）库存发完（1% 的模拟）",
+        ]
+
+
+class TestPlaces:
+    def test_without_district_stock_the_entry_code_regions(
+        self, world: World, admin: Principal
+    ) -> None:
+        from siyu.models import ChannelCode, OperatorAccount
+        from tests.campaigns.conftest import tiers
+
+        code = world.session.get_one(ChannelCode, world.entry_id)
+        code.rule = {**code.rule, "city_codes": ["360700"]}
+        world.session.get_one(OperatorAccount, world.account_id).city_code = "360700"
+        world.session.flush()
+        campaign = world.campaign(tiers=tiers(districts=[]))
+        plan = forecasts.draft_from_campaign(world.session, campaign, reach=10)
+        assert plan.places == ("360700",)
+        forecast = forecasts.create_forecast(world.session, admin, campaign.id, SMALL)
+        assert forecast.draft["places"] == ["360700"]
+
+    def test_without_either_everywhere(self, world: World, admin: Principal) -> None:
+        from tests.campaigns.conftest import tiers
+
+        campaign = world.campaign(tiers=tiers(districts=[]))
+        assert forecasts.draft_from_campaign(world.session, campaign, reach=10).places == ()

@@ -174,6 +174,55 @@ def _data_dir(settings: Any) -> None:
     """Proof screenshots go to the test's data directory (settings fixture)."""
 
 
+class TestDeletions:
+    def test_deletes_go_through_the_simulator_and_invalidate(
+        self, database: Database, admin: Principal
+    ) -> None:
+        import dataclasses
+
+        from siyu.market.generator import ACTIONS, Action
+        from siyu.models import Contact, ContactState
+        from siyu.models.campaigns import CampaignReferral, ReferralStatus
+
+        start = _start()
+        campaign_id = _campaign(admin, start, CampaignTrigger.FRIEND_ADD, 200)
+        market = generate(MarketConfig(consumers=1_500, seed=11))
+        propensity = market.propensity.copy()
+        propensity[:, ACTIONS.index(Action.DELETE)] = 1.0
+        market = dataclasses.replace(market, propensity=propensity)
+        world = World(market=market, admin=admin, seed=5, start=start, days=DAYS)
+        actor = CampaignActor(
+            campaign_id,
+            reach=400,
+            places=(),
+            behaviour=Behaviour(tie_boost=8.0, share_reach=0.8, delete_horizon_days=1),
+        )
+        simulate(world, [actor])
+        with unit_of_work() as session:
+            removed = session.scalar(
+                select(func.count(Contact.id)).where(Contact.state == ContactState.REMOVED)
+            )
+            assert removed == actor.counts["removed"] > 0
+            referrals = session.execute(
+                select(CampaignReferral.status, Contact.state)
+                .join(Contact, Contact.id == CampaignReferral.contact_id)
+                .where(CampaignReferral.campaign_id == campaign_id)
+            ).all()
+            # An invitee who deleted the account (the next day, inside the 3-day window) no
+            # longer counts; the ones added on the last day have not deleted yet.
+            assert {status for status, state in referrals if state == ContactState.REMOVED} == {
+                ReferralStatus.INVALIDATED
+            }
+            assert {status for status, state in referrals if state != ContactState.REMOVED} <= {
+                ReferralStatus.VERIFIED
+            }
+            assert set(world.people.contact_id.values()).isdisjoint(
+                set(
+                    session.scalars(select(Contact.id).where(Contact.state == ContactState.REMOVED))
+                )
+            )
+
+
 class TestWithAFlow:
     def test_people_answer_the_flow_and_join(self, database: Database, admin: Principal) -> None:
         _world, actor, campaign_id = _run(admin, CampaignTrigger.FRIEND_ADD, flow="luggage_invite")

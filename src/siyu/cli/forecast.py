@@ -65,6 +65,7 @@ def forecast(
         saved = forecasts.create_forecast(session, actor, campaign, params)
         forecast_id = saved.id
         results = saved.results
+        warnings = forecasts.warning_texts(saved)
         title = f"活动 {campaign} 预测 #{forecast_id}：{saved.runs} 次模拟，{saved.days} 天"
     table = Table(title=escape(title), title_justify="left")
     table.add_column("指标")
@@ -86,9 +87,9 @@ def forecast(
             str(entry["day"] + 1), *(_band(m, entry[m]) for m in rules.ACTUAL_METRICS)
         )
     console.print(days_table)
-    if results["warnings"]:
-        for warning in results["warnings"]:
-            console.print(f"[yellow]⚠ {escape(rules.warning_zh(warning))}[/]")
+    if warnings:
+        for text in warnings:
+            console.print(f"[yellow]⚠ {escape(text)}[/]")
     else:
         console.print("[green]✓ 预测期内运营号上限和库存都够用[/]")
     console.print(f"已保存预测 #{forecast_id}；对比实际：siyu forecast --compare {forecast_id}")

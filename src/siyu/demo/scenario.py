@@ -28,7 +28,17 @@ from siyu.demo.pool import load_pool
 from siyu.demo.segments import load_segments_demo
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utc_now
-from siyu.models import ROLE_LABELS, Merchant, Promoter, PromoterKind, Role
+from siyu.models import (
+    ROLE_LABELS,
+    Contact,
+    ContactSourceKind,
+    Merchant,
+    OperatorAccount,
+    Promoter,
+    PromoterKind,
+    Role,
+)
+from siyu.pool import service as pool
 from siyu.promoters import service as promoters
 from siyu.promoters.schemas import PromoterCreate
 
@@ -137,6 +147,7 @@ def load_demo(session: Session) -> DemoSummary:
     load_outreach_demo(session, admin)
     social = load_moments_demo(session, admin)
     fission = load_campaigns_demo(session, admin, SEED)
+    _record_regions(session, admin)
     return DemoSummary(
         _logins(session),
         [
@@ -163,6 +174,25 @@ def load_demo(session: Session) -> DemoSummary:
             f"{fission.journeys} 人在模拟器上走完话术全程：扫码→回复区县→选款→截图/邀请→领奖→进群",
         ],
     )
+
+
+def _record_regions(session: Session, admin: Principal) -> None:
+    """The scripted people answered the greeting's 您在哪个区县 with their account's district
+    (the pool demo's accounts each serve one district): record it, as the console would, so
+    the dashboards' city tiers know them. Imported contacts stay unknown (no address)."""
+    rows = session.execute(
+        select(Contact.id, OperatorAccount.district_code)
+        .join(OperatorAccount, OperatorAccount.id == Contact.account_id)
+        .where(
+            Contact.source_kind != ContactSourceKind.IMPORT,
+            (Contact.district_code.is_(None)) | (Contact.district_code == ""),
+            OperatorAccount.district_code.is_not(None),
+            OperatorAccount.district_code != "",
+        )
+        .order_by(Contact.id)
+    ).all()
+    for contact_id, district in rows:
+        pool.set_contact_region(session, admin, contact_id, district)
 
 
 def _load_catalog(session: Session, admin: Principal) -> tuple[int, int, int]:

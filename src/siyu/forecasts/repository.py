@@ -33,6 +33,17 @@ class ForecastRepository:
             statement = statement.where(CampaignForecast.campaign_id.in_(sorted(campaign_ids)))
         return self.session.scalars(statement).all()
 
+    def entry_places(self, code_id: int | None) -> tuple[str, ...]:
+        """The region codes a channel code's rule routes (districts, cities, provinces)."""
+        code = self.session.get(ChannelCode, code_id) if code_id is not None else None
+        if code is None:
+            return ()
+        rule = pool_rules.parse_rule(code.rule or {})
+        codes: set[str] = set()
+        for values in (rule.district_codes, rule.city_codes, rule.province_codes):
+            codes |= set(values or ())
+        return tuple(sorted(codes))
+
     def entry_accounts(self, code_id: int | None) -> Sequence[OperatorAccount]:
         """The live, active accounts a channel code routes to: its rule's column filters and its
         spares (working hours and health are left to the day: a forecast spans whole days)."""

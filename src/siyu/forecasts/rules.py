@@ -299,8 +299,9 @@ def format_value(metric: str, value: int) -> str:
     return str(int(value))
 
 
-def warning_zh(warning: Mapping[str, Any]) -> str:
-    """'预计第 3 天运营号每日加好友上限用尽（82% 的模拟）' — days are shown from 1."""
+def warning_zh(warning: Mapping[str, Any], district_names: Mapping[str, str] | None = None) -> str:
+    """'预计第 3 天运营号每日加好友上限用尽（82% 的模拟）' — days are shown from 1; a district
+    by its name when ``district_names`` has it, else its code."""
     day = int(warning["median_day"]) + 1
     share = int(warning["share_bp"])
     percent = f"{share // 100}%" if share % 100 == 0 else f"{share / 100:.1f}%"
@@ -310,6 +311,7 @@ def warning_zh(warning: Mapping[str, Any]) -> str:
     elif kind == FRIEND_SEATS:
         what = "运营号好友名额用尽"
     else:
-        place = f"（{warning['district']}）" if warning.get("district") else ""
+        code = str(warning.get("district") or "")
+        place = f"（{(district_names or {}).get(code, code)}）" if code else ""
         what = f"奖励“{warning['tier']}”{place}库存发完"
     return f"预计第 {day} 天{what}（{percent} 的模拟）"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from siyu.analytics import campaigns as campaign_analytics
 from siyu.auth.principal import Principal
 from siyu.campaigns import service as campaigns
-from siyu.errors import NotFound, ValidationFailed
+from siyu.errors import AppError, NotFound, ValidationFailed
 from siyu.forecasts import rules
 from siyu.forecasts.repository import ForecastRepository
 from siyu.kit.time import ensure_aware, to_shanghai, utc_now
@@ -130,7 +130,8 @@ def draft_from_campaign(
 ) -> CampaignDraft:
     """The campaign as the model sees it: its tiers with the stock left (total and per
     district), the entry code's accounts with today's adds and the seats they have left, its
-    districts (where the poster is shown; none = everywhere), duration and invalidation."""
+    districts (where the poster is shown; without district stock, the regions the entry code
+    routes; none = everywhere), duration and invalidation."""
     lines = campaigns.inventory_of(session, campaign)
     tiers = []
     for tier in campaigns.tiers_of(session, campaign):
@@ -161,7 +162,8 @@ def draft_from_campaign(
         days=days or campaign_days(campaign),
         tiers=tuple(tiers),
         accounts=tuple(accounts),
-        places=tuple(campaigns.campaign_districts(session, campaign)),
+        places=tuple(campaigns.campaign_districts(session, campaign))
+        or ForecastRepository(session).entry_places(campaign.entry_code_id),
         invalidation_days=campaign.invalidation_days,
     )
 
@@ -241,6 +243,20 @@ def list_forecasts(
         return ForecastRepository(session).of_campaigns(None)
     visible = [c.id for c in campaign_analytics.list_campaigns(session, actor)]
     return ForecastRepository(session).of_campaigns(visible) if visible else []
+
+
+def warning_texts(forecast: CampaignForecast) -> list[str]:
+    """The forecast's warnings in Chinese, districts by their names."""
+    from siyu.regions import service as regions
+
+    warnings = forecast.results.get("warnings", [])
+    names: dict[str, str] = {}
+    for code in {str(w.get("district") or "") for w in warnings} - {""}:
+        try:
+            names[code] = regions.full_name(code) or code
+        except AppError:  # an unknown or malformed code: show what is stored
+            names[code] = code
+    return [rules.warning_zh(w, names) for w in warnings]
 
 
 # --- forecast vs actual -------------------------------------------------------------------------
@@ -394,16 +410,13 @@ def export_csv(comparison: ForecastComparison, table: str) -> str:
             ]
         )
     if table == "warnings":
+        texts = warning_texts(comparison.forecast)
         return _csv(
             [
                 ["预警", "发生的模拟占比", "中位数天（第几天）"],
                 *(
-                    [
-                        rules.warning_zh(w),
-                        f"{int(w['share_bp']) / 100:.1f}%",
-                        str(int(w["median_day"]) + 1),
-                    ]
-                    for w in results["warnings"]
+                    [text, f"{int(w['share_bp']) / 100:.1f}%", str(int(w["median_day"]) + 1)]
+                    for text, w in zip(texts, results["warnings"], strict=True)
                 ),
             ]
         )
@@ -435,4 +448,5 @@ __all__ = [
     "get_forecast",
     "list_forecasts",
     "market_for",
+    "warning_texts",
 ]

@@ -94,8 +94,8 @@ class AccountDraft:
 class Behaviour:
     """The model's assumptions beyond the market's per-person propensities."""
 
-    tie_boost: float = 4.0  # a friend's share multiplies the invitee's scan propensity
-    share_reach: float = 0.3  # share of a sharer's friends who see one share
+    tie_boost: float = 5.0  # a friend's share multiplies the invitee's scan propensity
+    share_reach: float = 0.8  # share of a sharer's friends who see one share (moments, chats)
     reshare_decay: float = 0.5  # each day after joining, the chance to share again halves
     accept_bp: int = 9000  # routed adds the person completes (the simulator's default)
     join_bp: int = 8000  # people who reply and then join

@@ -89,7 +89,9 @@ class CampaignActor:
     name: str = "campaign"
     draft: CampaignDraft | None = None
     state: CampaignState | None = None
-    # Market person → their participant id / personal code text (real rows only).
+    # Market person → the contact this campaign made, their participant id and personal code
+    # text (real rows only; other actors' contacts of the same person are left alone).
+    contact_of: dict[int, int] = field(default_factory=dict)
     participant_of: dict[int, int] = field(default_factory=dict)
     code_of: dict[int, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -150,6 +152,7 @@ class CampaignActor:
             contact = session.get(Contact, contact_id)
             if contact is not None and contact.state == ContactState.CONFIRMED:
                 world.people.note_contact(person, contact.consumer_id, contact.id)
+                self.contact_of[person] = contact.id
                 self._count(world, "adds")
         self._join(session, world, campaign, draws, day)
         self._proofs(session, world, campaign, draws, day)
@@ -181,7 +184,7 @@ class CampaignActor:
 
     def _remove(self, session: Session, world: World, draws: DayDraws, day: int) -> None:
         for person in draws.removed.tolist():
-            contact_id = world.people.contact_id.get(person)
+            contact_id = self.contact_of.get(person)
             contact = session.get(Contact, contact_id) if contact_id is not None else None
             if contact is None or contact.state != ContactState.CONFIRMED:
                 continue
@@ -195,7 +198,9 @@ class CampaignActor:
                     payload={"contact_id": contact.id, "reason": "simulated_delete"},
                 ),
             )
-            world.people.forget_contact(person)
+            if world.people.contact_id.get(person) == contact.id:
+                world.people.forget_contact(person)
+            self.contact_of.pop(person, None)
             self._count(world, "removed")
         _process_events(session)
 
@@ -205,7 +210,7 @@ class CampaignActor:
         districts = set(campaigns.campaign_districts(session, campaign))
         styles = campaign.styles or []
         for person in draws.joined.tolist():
-            contact_id = world.people.contact_id.get(person)
+            contact_id = self.contact_of.get(person)
             contact = session.get(Contact, contact_id) if contact_id is not None else None
             if contact is None or contact.state != ContactState.CONFIRMED:
                 continue

@@ -184,7 +184,7 @@ def forecast_page(
             "labels": rules.METRIC_LABELS,
             "day_metrics": rules.DAY_METRICS,
             "format_value": rules.format_value,
-            "warnings": [rules.warning_zh(w) for w in results.get("warnings", [])],
+            "warnings": forecasts.warning_texts(forecast),
         },
         user=user,
     )
